@@ -1,0 +1,21 @@
+"""The Celery app: configuration from Django settings (namespace ``CELERY_``), tasks autodiscovered
+from each installed app's ``tasks.py``. Start a worker with ``celery -A citreg worker``."""
+
+import os
+
+from celery import Celery
+
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "citreg.settings.base")
+
+app = Celery("citreg")
+app.config_from_object("django.conf:settings", namespace="CELERY")
+app.autodiscover_tasks()
+
+
+@app.on_after_configure.connect
+def _ensure_filesystem_broker_folders(sender: Celery, **kwargs: object) -> None:
+    """Create the folders kombu's filesystem broker reads and writes (default run only)."""
+    options = sender.conf.broker_transport_options or {}
+    for key in ("data_folder_in", "data_folder_out", "processed_folder"):
+        if options.get(key):
+            os.makedirs(options[key], exist_ok=True)

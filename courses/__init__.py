@@ -1,0 +1,1 @@
+"""The course catalogue: courses, their dated offerings and sessions, schedule import, calendars."""

@@ -1,0 +1,193 @@
+"""Admin for courses, offerings (with their sessions inline) and sessions.
+
+Edits to an offering's sessions go through ``courses.scheduling.check_session_times`` in the inline
+formset's ``clean``, so the admin and the importer enforce the same rules with the same messages.
+"""
+
+from django.contrib import admin
+from django.core.exceptions import ValidationError
+from django.db.models import Max, Min, QuerySet
+from django.forms.models import BaseInlineFormSet
+from django.http import HttpRequest
+from django.utils import timezone
+
+from .models import Course, Offering, Session
+from .scheduling import SessionTimes, check_session_times, registration_closes_at
+from .timefmt import session_label
+
+
+@admin.register(Course)
+class CourseAdmin(admin.ModelAdmin):
+    list_display = ["title", "slug", "tuition_display", "default_capacity", "contact_hours"]
+    prepopulated_fields = {"slug": ["title"]}
+    search_fields = ["title", "slug"]
+    fieldsets = [
+        (None, {"fields": ["title", "slug", "summary", "description"]}),
+        ("Content", {"fields": ["topics", "learning_outcomes"]}),
+        (
+            "Eligibility and participation",
+            {"fields": ["eligibility_statement", "participation_requirements"]},
+        ),
+        (
+            "Format and price",
+            {
+                "fields": [
+                    "contact_hours",
+                    "sessions_per_offering",
+                    "session_minutes",
+                    "time_zone",
+                    "tuition_cents",
+                    "currency",
+                    "default_capacity",
+                    "registration_lead_hours",
+                ]
+            },
+        ),
+        ("Contact", {"fields": ["contact_email"]}),
+    ]
+
+    @admin.display(description="Tuition", ordering="tuition_cents")
+    def tuition_display(self, course: Course) -> str:
+        return f"{course.tuition_cents / 100:,.2f} {course.currency.upper()}".replace(".00 ", " ")
+
+
+class SessionInlineFormSet(BaseInlineFormSet):
+    """Checks the offering's sessions together and derives the offering's ``starts_on``."""
+
+    def clean(self) -> None:
+        super().clean()
+        if any(self.errors):
+            return
+        offering: Offering = self.instance
+        times = [
+            SessionTimes(form.cleaned_data["starts_at"], form.cleaned_data["ends_at"])
+            for form in self.forms
+            if form.cleaned_data and not form.cleaned_data.get("DELETE")
+        ]
+        if not getattr(offering, "course_id", None):
+            return  # The offering form reports the missing course.
+        offering.starts_on = check_session_times(
+            course=offering.course,
+            time_zone=offering.time_zone,
+            part_of_day=offering.part_of_day,
+            times=times,
+            offering=offering,
+        )
+        if offering.registration_closes_at is None and times:
+            first = min(t.starts_at for t in times)
+            offering.registration_closes_at = registration_closes_at(offering.course, first)
+        if (
+            offering.registration_opens_at
+            and offering.registration_closes_at
+            and offering.registration_closes_at <= offering.registration_opens_at
+        ):
+            raise ValidationError("Registration must close after it opens.")
+
+
+class SessionInline(admin.TabularInline):
+    model = Session
+    formset = SessionInlineFormSet
+    extra = 0
+    min_num = 1
+    fields = ["starts_at", "ends_at"]
+
+
+class UpcomingFilter(admin.SimpleListFilter):
+    title = "when"
+    parameter_name = "when"
+
+    def lookups(self, request: HttpRequest, model_admin: admin.ModelAdmin) -> list[tuple]:
+        return [("upcoming", "Upcoming"), ("past", "Past")]
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet) -> QuerySet:
+        now = timezone.now()
+        if self.value() == "upcoming":
+            return queryset.filter(last_end__gt=now)
+        if self.value() == "past":
+            return queryset.filter(last_end__lte=now)
+        return queryset
+
+
+@admin.register(Offering)
+class OfferingAdmin(admin.ModelAdmin):
+    list_display = [
+        "__str__",
+        "first_session",
+        "part_of_day",
+        "capacity",
+        "status",
+        "registration_closes_at",
+    ]
+    list_filter = ["status", "part_of_day", UpcomingFilter, "course"]
+    list_select_related = ["course"]
+    date_hierarchy = "starts_on"
+    ordering = ["starts_on"]
+    inlines = [SessionInline]
+    readonly_fields = ["starts_on", "created_at", "updated_at"]
+    fields = [
+        "course",
+        "status",
+        "part_of_day",
+        "capacity",
+        "time_zone",
+        "starts_on",
+        "registration_opens_at",
+        "registration_closes_at",
+        "meeting_url",
+        "created_at",
+        "updated_at",
+    ]
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[Offering]:
+        return (
+            super()
+            .get_queryset(request)
+            .annotate(first_start=Min("sessions__starts_at"), last_end=Max("sessions__ends_at"))
+            .prefetch_related("sessions")
+        )
+
+    def get_changeform_initial_data(self, request: HttpRequest) -> dict:
+        initial = super().get_changeform_initial_data(request)
+        course = Course.objects.order_by("pk").first()
+        if course:
+            initial.setdefault("course", course.pk)
+            initial.setdefault("capacity", course.default_capacity)
+            initial.setdefault("time_zone", course.time_zone)
+        initial.setdefault("status", Offering.Status.DRAFT)
+        initial.setdefault("registration_opens_at", timezone.now())
+        return initial
+
+    def get_form(self, request: HttpRequest, obj: Offering | None = None, **kwargs: object):
+        form = super().get_form(request, obj, **kwargs)
+        closes = form.base_fields.get("registration_closes_at")
+        if closes is not None:
+            closes.required = False
+            closes.help_text = (
+                "Leave blank to close at the course's lead time (24 hours by default) before "
+                "the first session."
+            )
+        return form
+
+    @admin.display(description="First session", ordering="first_start")
+    def first_session(self, offering: Offering) -> str:
+        sessions = offering.session_list
+        if not sessions:
+            return "—"
+        return session_label(sessions[0].starts_at, sessions[0].ends_at, offering.zone)
+
+
+@admin.register(Session)
+class SessionAdmin(admin.ModelAdmin):
+    """Read-mostly list of sessions; times are edited on their offering so the rules hold."""
+
+    list_display = ["__str__", "offering"]
+    list_select_related = ["offering", "offering__course"]
+    list_filter = ["offering__status", "offering__part_of_day"]
+    ordering = ["starts_at"]
+    date_hierarchy = "starts_at"
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Session | None = None) -> bool:
+        return False

@@ -1,0 +1,223 @@
+"""Course → Offering → Session.
+
+Single-row rules live here as database constraints (they hold on SQLite and PostgreSQL); rules that
+span rows (an offering's sessions: count, length, consecutive days, no overlap) live in
+``courses.scheduling``, which every write path (import, admin) goes through.
+"""
+
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from django.db import models
+from django.db.models import Q
+from django.urls import reverse
+from django.utils import timezone
+
+DEFAULT_TIME_ZONE = "America/Denver"
+
+
+class CourseManager(models.Manager["Course"]):
+    def get_by_natural_key(self, slug: str) -> "Course":
+        return self.get(slug=slug)
+
+
+class Course(models.Model):
+    """A catalogue entry, e.g. "CIT Support Training for 911".
+
+    Money is in integer cents (``tuition_cents``); the session shape (``sessions_per_offering`` ×
+    ``session_minutes``) is what ``courses.scheduling`` enforces for every offering of the course.
+    """
+
+    DEFAULT_SLUG = "cit-support-training-911"
+
+    title = models.CharField(max_length=200)
+    slug = models.SlugField(max_length=80, unique=True)
+    summary = models.TextField(
+        help_text="One or two sentences shown at the top of the course page."
+    )
+    description = models.TextField(blank=True)
+    topics = models.TextField(blank=True, help_text="One topic per line.")
+    learning_outcomes = models.TextField(blank=True, help_text="One outcome per line.")
+    eligibility_statement = models.TextField(
+        help_text="Who may attend, e.g. current employment by an emergency call center."
+    )
+    participation_requirements = models.TextField(
+        help_text="What attendees need to take part, e.g. a working camera and microphone."
+    )
+    contact_hours = models.PositiveSmallIntegerField(default=8)
+    tuition_cents = models.PositiveIntegerField(default=25000, help_text="Per attendee, in cents.")
+    currency = models.CharField(max_length=3, default="usd")
+    default_capacity = models.PositiveIntegerField(default=24)
+    sessions_per_offering = models.PositiveSmallIntegerField(default=2)
+    session_minutes = models.PositiveSmallIntegerField(default=240)
+    registration_lead_hours = models.PositiveIntegerField(
+        default=24, help_text="Registration closes this many hours before the first session."
+    )
+    time_zone = models.CharField(max_length=64, default=DEFAULT_TIME_ZONE)
+    contact_email = models.EmailField(blank=True, help_text="Questions about the course go here.")
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    objects = CourseManager()
+
+    class Meta:
+        ordering = ["title"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(default_capacity__gt=0), name="course_capacity_gt_0"
+            ),
+            models.CheckConstraint(
+                condition=Q(sessions_per_offering__gt=0) & Q(session_minutes__gt=0),
+                name="course_session_shape_positive",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.title
+
+    def get_absolute_url(self) -> str:
+        return reverse("courses:course-detail", kwargs={"slug": self.slug})
+
+    def natural_key(self) -> tuple[str]:
+        return (self.slug,)
+
+    @property
+    def topic_list(self) -> list[str]:
+        return [line.strip() for line in self.topics.splitlines() if line.strip()]
+
+    @property
+    def outcome_list(self) -> list[str]:
+        return [line.strip() for line in self.learning_outcomes.splitlines() if line.strip()]
+
+    @property
+    def registration_lead(self) -> timedelta:
+        return timedelta(hours=self.registration_lead_hours)
+
+
+class Offering(models.Model):
+    """One dated class of a course, e.g. "June 6–7, 2024, evening".
+
+    Identified by (course, ``starts_on``, ``part_of_day``); ``starts_on`` is the first session's
+    date in the offering's time zone, kept in step with the sessions by ``courses.scheduling``.
+    """
+
+    class Status(models.TextChoices):
+        DRAFT = "draft", "Draft"
+        PUBLISHED = "published", "Published"
+        CANCELLED = "cancelled", "Cancelled"
+
+    class PartOfDay(models.TextChoices):
+        DAY = "day", "Day class"
+        EVENING = "evening", "Evening class"
+
+    class RegistrationState(models.TextChoices):
+        """What a visitor can do now; derived, never stored."""
+
+        NOT_YET_OPEN = "not_yet_open", "Registration opens soon"
+        OPEN = "open", "Open for registration"
+        CLOSED = "closed", "Registration closed"
+        CANCELLED = "cancelled", "Cancelled"
+        PAST = "past", "Past class"
+        DRAFT = "draft", "Draft"
+
+    course = models.ForeignKey(Course, on_delete=models.PROTECT, related_name="offerings")
+    starts_on = models.DateField(help_text="Date of the first session, in the offering's zone.")
+    part_of_day = models.CharField(max_length=10, choices=PartOfDay.choices)
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.DRAFT)
+    capacity = models.PositiveIntegerField(help_text="Seats.")
+    time_zone = models.CharField(max_length=64, default=DEFAULT_TIME_ZONE)
+    registration_opens_at = models.DateTimeField()
+    registration_closes_at = models.DateTimeField()
+    meeting_url = models.URLField(
+        blank=True, help_text="Video meeting link; shown only to confirmed attendees."
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["starts_on", "part_of_day"]
+        constraints = [
+            models.CheckConstraint(condition=Q(capacity__gt=0), name="offering_capacity_gt_0"),
+            models.CheckConstraint(
+                condition=Q(registration_closes_at__gt=models.F("registration_opens_at")),
+                name="offering_registration_window_ordered",
+            ),
+            models.UniqueConstraint(
+                fields=["course", "starts_on", "part_of_day"], name="offering_unique_per_day_part"
+            ),
+        ]
+        indexes = [models.Index(fields=["status", "starts_on"])]
+
+    def __str__(self) -> str:
+        return f"{self.course.title}: {self.date_label}, {self.get_part_of_day_display().lower()}"
+
+    def get_absolute_url(self) -> str:
+        return reverse("courses:offering-detail", kwargs={"slug": self.course.slug, "pk": self.pk})
+
+    @property
+    def zone(self) -> ZoneInfo:
+        return ZoneInfo(self.time_zone)
+
+    @property
+    def session_list(self) -> list["Session"]:
+        """Sessions in start order; uses a ``prefetch_related("sessions")`` cache when present."""
+        return sorted(self.sessions.all(), key=lambda s: s.starts_at)
+
+    @property
+    def date_label(self) -> str:
+        """Both dates as published, e.g. "June 6–7, 2024" or "September 30 – October 1, 2027"."""
+        from .timefmt import date_range_label
+
+        sessions = self.session_list
+        if not sessions:
+            return self.starts_on.strftime("%B %-d, %Y")
+        first = sessions[0].starts_at.astimezone(self.zone).date()
+        last = sessions[-1].starts_at.astimezone(self.zone).date()
+        return date_range_label(first, last)
+
+    def ends_at(self) -> datetime | None:
+        sessions = self.session_list
+        return sessions[-1].ends_at if sessions else None
+
+    def registration_state(self, now: datetime | None = None) -> "Offering.RegistrationState":
+        """Where registration stands at ``now`` (aware; default: the current time)."""
+        now = now or timezone.now()
+        state = self.RegistrationState
+        if self.status == self.Status.CANCELLED:
+            return state.CANCELLED
+        if self.status == self.Status.DRAFT:
+            return state.DRAFT
+        ends_at = self.ends_at()
+        if ends_at is not None and ends_at <= now:
+            return state.PAST
+        if now < self.registration_opens_at:
+            return state.NOT_YET_OPEN
+        if now >= self.registration_closes_at:
+            return state.CLOSED
+        return state.OPEN
+
+
+class Session(models.Model):
+    """One meeting of an offering (four hours for this course). Stored in UTC, shown in the
+    offering's zone and the viewer's."""
+
+    offering = models.ForeignKey(Offering, on_delete=models.CASCADE, related_name="sessions")
+    starts_at = models.DateTimeField()
+    ends_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["starts_at"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(ends_at__gt=models.F("starts_at")), name="session_ends_after_start"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        from .timefmt import session_label
+
+        return session_label(self.starts_at, self.ends_at, self.offering.zone)
+
+    @property
+    def duration(self) -> timedelta:
+        return self.ends_at - self.starts_at

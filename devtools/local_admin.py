@@ -1,0 +1,44 @@
+"""Create (once) a local superuser for the default run and print its login.
+
+The password is generated on first use and kept in ``var/local-admin.txt`` (git-ignored), so the
+same login works on every ``make run``. Local development only.
+"""
+
+import os
+import secrets
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "citreg.settings.base")
+
+import django  # noqa: E402
+
+django.setup()
+
+from django.contrib.auth import get_user_model  # noqa: E402
+
+USERNAME = "admin"
+SECRET_FILE = ROOT / "var" / "local-admin.txt"
+
+
+def main() -> None:
+    """Ensure the ``admin`` superuser exists with the stored password; print the login."""
+    SECRET_FILE.parent.mkdir(exist_ok=True)
+    if not SECRET_FILE.exists():
+        SECRET_FILE.write_text(secrets.token_urlsafe(12))
+        SECRET_FILE.chmod(0o600)
+    password = SECRET_FILE.read_text().strip()
+    user_model = get_user_model()
+    user, _ = user_model.objects.get_or_create(
+        username=USERNAME, defaults={"email": "admin@citreg.localhost"}
+    )
+    user.is_staff = user.is_superuser = True
+    user.set_password(password)
+    user.save()
+    print(f"Admin: http://127.0.0.1:8000/admin/  user: {USERNAME}  password: {password}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,1 @@
+"""Registrations: attendees, eligibility, seat holds, payments, emails, attendance, certificates."""

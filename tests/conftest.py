@@ -1,0 +1,29 @@
+"""Shared fixtures: the repository's schedule files and the default course."""
+
+from pathlib import Path
+
+import pytest
+from django.core.management import call_command
+
+from courses.models import Course
+
+REPO = Path(__file__).resolve().parent.parent
+SCHEDULES = REPO / "courses" / "schedules"
+SHARED_DATA = REPO.parent / "shared" / "data"
+
+
+@pytest.fixture
+def schedule_2024() -> Path:
+    return SCHEDULES / "cit-911-schedule-2024.txt"
+
+
+@pytest.fixture
+def schedule_2027() -> Path:
+    return SCHEDULES / "cit-911-schedule-2027.txt"
+
+
+@pytest.fixture
+def course(db) -> Course:
+    """The CIT course as shipped in the repository's fixture."""
+    call_command("loaddata", "default_course", verbosity=0)
+    return Course.objects.get(slug=Course.DEFAULT_SLUG)

@@ -1,0 +1,54 @@
+"""factory-boy factories; offerings go through ``courses.scheduling`` so they obey its rules."""
+
+from datetime import date, datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
+import factory
+
+from courses.models import Course, Offering
+from courses.scheduling import SessionTimes, offering_create
+
+DENVER = ZoneInfo("America/Denver")
+
+
+class CourseFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Course
+        django_get_or_create = ("slug",)
+
+    title = factory.Sequence(lambda n: f"Course {n}")
+    slug = factory.Sequence(lambda n: f"course-{n}")
+    summary = "A course."
+    eligibility_statement = "Emergency call center staff only."
+    participation_requirements = "Camera and microphone on."
+
+
+def two_day_times(first_day: date, start: time = time(9), hours: int = 4) -> list[SessionTimes]:
+    """Two sessions at ``start`` (America/Denver wall clock) on ``first_day`` and the next day."""
+    return [
+        SessionTimes(
+            datetime.combine(day, start, tzinfo=DENVER),
+            datetime.combine(day, start, tzinfo=DENVER) + timedelta(hours=hours),
+        )
+        for day in (first_day, first_day + timedelta(days=1))
+    ]
+
+
+def make_offering(
+    course: Course,
+    first_day: date,
+    *,
+    evening: bool = False,
+    status: str = Offering.Status.PUBLISHED,
+    capacity: int | None = None,
+    registration_opens_at: datetime | None = None,
+) -> Offering:
+    """Create a two-session offering through the scheduling service."""
+    return offering_create(
+        course=course,
+        part_of_day=Offering.PartOfDay.EVENING if evening else Offering.PartOfDay.DAY,
+        times=two_day_times(first_day, time(16) if evening else time(9)),
+        status=status,
+        capacity=capacity,
+        registration_opens_at=registration_opens_at,
+    )
