@@ -73,6 +73,7 @@ DATABASES = {
     "default": env.db("DATABASE_URL", default=f"sqlite:///{VAR_DIR / 'citreg.sqlite3'}"),
 }
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    VAR_DIR.mkdir(exist_ok=True)
     # Web, worker and beat all write: WAL lets readers run beside one writer, IMMEDIATE takes the
     # write lock at BEGIN (no deadlock on lock upgrade), and the timeout waits for it.
     DATABASES["default"]["OPTIONS"] = {
