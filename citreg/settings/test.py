@@ -7,5 +7,6 @@ DEBUG = False
 SECRET_KEY = "test-secret-key-not-for-production"  # noqa: S105
 ALLOWED_HOSTS = ["testserver", "127.0.0.1", "localhost"]
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-MAILERS = {"default": {"BACKEND": "django.core.mail.backends.locmem.EmailBackend"}}
+# Tests that need real delivery run a worker process with EMAIL_URL pointing at a local SMTP server.
+MAILERS = {"default": mailer_from_url(env("EMAIL_URL", default="memorymail://"))}  # noqa: F405
 LOGGING["root"]["level"] = "WARNING"  # noqa: F405

@@ -1,0 +1,316 @@
+"""The email pipeline: every message is a recorded ``OutboundEmail`` row, sent once, never lost.
+
+* ``email_queue`` creates the row (or finds the one with the same ``dedupe_key``) and enqueues the
+  send task after the transaction commits, so a rolled-back transaction sends nothing.
+* ``email_send`` (called by the task with the row id) locks the row, returns at once when it is
+  already sent or another worker is sending it, renders, sends, and records the outcome.
+  Temporary failures (SMTP 4xx, connection errors, timeouts) are retried with exponential backoff
+  recorded in ``next_attempt_at``; permanent ones (SMTP 5xx) are recorded as failed.
+* ``email_sweep`` (beat, every minute) re-enqueues rows left queued past ``next_attempt_at`` or
+  stuck in ``sending`` past ``EMAIL_SENDING_TIMEOUT_SECONDS``, so a broker outage or a dead worker
+  delays a message but never loses it.
+
+Delivery is at-least-once: a message goes out twice only if a worker dies between the SMTP server
+accepting it and the row being marked sent. Retry rules follow RFC 5321 §4.2.1 (4yz transient,
+5yz permanent).
+"""
+
+import logging
+import smtplib
+import socket
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from email.utils import formataddr, make_msgid
+from urllib.parse import urlsplit
+
+from django.conf import settings
+from django.core.mail import EmailMultiAlternatives
+from django.db import IntegrityError, transaction
+from django.template.loader import render_to_string
+from django.utils import timezone
+
+from .models import OutboundEmail
+
+logger = logging.getLogger("citreg.email")
+
+Status = OutboundEmail.Status
+
+
+def clean_header(value: str) -> str:
+    """Return ``value`` on one line: CR, LF and other line breaks become spaces.
+
+    Header values built from user input (names, subjects) go through this, so nobody can add a
+    header (e.g. ``"Ana\\r\\nBcc: x@example.org"``) by typing a line break.
+    """
+    return " ".join(str(value).splitlines()).strip()
+
+
+def email_queue(
+    *,
+    kind: str,
+    to_email: str,
+    template: str,
+    dedupe_key: str,
+    context: dict | None = None,
+    to_name: str = "",
+    attachments: list[dict] | None = None,
+) -> OutboundEmail:
+    """Record a message that must go out and enqueue its sending after commit.
+
+    Args:
+        kind: an ``OutboundEmail.Kind`` value.
+        to_email: the recipient's address.
+        template: template base name under ``templates/``, e.g. ``"emails/test"``; the files
+            ``<template>_subject.txt``, ``<template>.txt`` and ``<template>.html`` are rendered.
+        dedupe_key: unique per message; the same key again returns the existing row and sends
+            nothing new.
+        context: JSON-serialisable template context (ids and strings, not model instances).
+        to_name: the recipient's display name (any script; line breaks are removed).
+        attachments: ``[{"filename", "content_type", "content"}]`` with text content.
+
+    Returns: the ``OutboundEmail`` row (new or existing).
+    """
+    defaults = {
+        "kind": kind,
+        "to_email": to_email.strip(),
+        "to_name": clean_header(to_name),
+        "template": template,
+        "context": context or {},
+        "attachments": attachments or [],
+        "next_attempt_at": timezone.now(),
+    }
+    try:
+        with transaction.atomic():
+            email, created = OutboundEmail.objects.get_or_create(
+                dedupe_key=dedupe_key, defaults=defaults
+            )
+    except IntegrityError:  # Another transaction created the same key first.
+        email, created = OutboundEmail.objects.get(dedupe_key=dedupe_key), False
+    if created:
+        logger.info("email.queued id=%s kind=%s to=%s", email.pk, kind, email.to_email)
+        transaction.on_commit(lambda: enqueue_send(email.pk))
+    return email
+
+
+def enqueue_send(email_id: int, countdown: float = 0) -> bool:
+    """Publish the send task for one row; never raises.
+
+    Publishing retries only briefly (``EMAIL_PUBLISH_RETRIES``); when the broker stays down the
+    row stays queued and ``email_sweep`` publishes it later. Returns True when published.
+    """
+    from .tasks import send_outbound_email
+
+    try:
+        send_outbound_email.apply_async(
+            args=[email_id],
+            countdown=countdown or None,
+            retry=True,
+            retry_policy={
+                "max_retries": settings.EMAIL_PUBLISH_RETRIES,
+                "interval_start": 0,
+                "interval_step": 0.2,
+                "interval_max": 0.5,
+            },
+        )
+        return True
+    except Exception as exc:  # noqa: BLE001 — any broker error: the sweeper covers it.
+        logger.warning("email.publish_failed id=%s error=%s", email_id, exc.__class__.__name__)
+        return False
+
+
+def retry_delay(attempts: int) -> timedelta:
+    """Backoff before attempt ``attempts + 1``: ``EMAIL_RETRY_BASE_SECONDS`` × 2^(attempts−1),
+    capped at ``EMAIL_RETRY_MAX_SECONDS``."""
+    seconds = settings.EMAIL_RETRY_BASE_SECONDS * 2 ** max(attempts - 1, 0)
+    return timedelta(seconds=min(seconds, settings.EMAIL_RETRY_MAX_SECONDS))
+
+
+@dataclass(frozen=True)
+class SendResult:
+    """What ``email_send`` did: ``outcome`` is one of "sent", "already-done", "busy", "retry",
+    "failed"; ``retry_in`` is seconds until the next attempt for "retry"."""
+
+    outcome: str
+    retry_in: float = 0
+
+
+def _claim(email_id: int, now: datetime) -> OutboundEmail | None:
+    """Lock the row and mark it sending; None when there is nothing to do."""
+    timeout = timedelta(seconds=settings.EMAIL_SENDING_TIMEOUT_SECONDS)
+    with transaction.atomic():
+        email = OutboundEmail.objects.select_for_update().filter(pk=email_id).first()
+        if email is None or email.status in (Status.SENT, Status.FAILED, Status.SKIPPED):
+            return None
+        if (
+            email.status == Status.SENDING
+            and email.sending_started_at
+            and email.sending_started_at > now - timeout
+        ):
+            return None  # Another worker holds it; the sweeper takes over if that one dies.
+        email.status = Status.SENDING
+        email.sending_started_at = now
+        email.attempts += 1
+        email.save(update_fields=["status", "sending_started_at", "attempts", "updated_at"])
+        return email
+
+
+def render_email(email: OutboundEmail) -> tuple[str, str, str]:
+    """Render ``(subject, text, html)`` from the row's template and context.
+
+    The context also holds ``organisation_name``, ``training_admin_email``, ``site_url`` and
+    ``recipient_name`` for the base layouts in ``templates/emails/``.
+    """
+    context = {
+        "organisation_name": settings.ORGANISATION_NAME,
+        "training_admin_email": settings.TRAINING_ADMIN_EMAIL,
+        "site_url": settings.SITE_URL,
+        "recipient_name": email.to_name,
+        **email.context,
+    }
+    subject = clean_header(render_to_string(f"{email.template}_subject.txt", context))
+    text = render_to_string(f"{email.template}.txt", context)
+    html = render_to_string(f"{email.template}.html", context)
+    return subject, text, html
+
+
+def _message(email: OutboundEmail, subject: str, text: str, html: str) -> EmailMultiAlternatives:
+    recipient = formataddr((clean_header(email.to_name), email.to_email))
+    domain = urlsplit(settings.SITE_URL).hostname or "citreg.localhost"
+    message = EmailMultiAlternatives(
+        subject=subject,
+        body=text,
+        from_email=settings.DEFAULT_FROM_EMAIL,
+        to=[recipient],
+        reply_to=[settings.TRAINING_ADMIN_EMAIL],
+        headers={"Message-ID": make_msgid(idstring=f"email{email.pk}", domain=domain)},
+    )
+    message.attach_alternative(html, "text/html")
+    for item in email.attachments:
+        message.attach(item["filename"], item["content"], item["content_type"])
+    return message
+
+
+def is_temporary(error: BaseException) -> bool:
+    """True for failures worth retrying: SMTP 4yz replies, dropped connections, timeouts and
+    other network errors (RFC 5321 §4.2.1); False for 5yz replies and anything else."""
+    if isinstance(error, smtplib.SMTPRecipientsRefused):
+        codes = [code for code, _ in error.recipients.values()]
+        return bool(codes) and all(400 <= code < 500 for code in codes)
+    if isinstance(error, smtplib.SMTPResponseException):
+        return 400 <= error.smtp_code < 500
+    return isinstance(error, smtplib.SMTPServerDisconnected | socket.timeout | OSError)
+
+
+def email_send(email_id: int) -> SendResult:
+    """Send one queued message, at most once per successful SMTP acceptance.
+
+    Args:
+        email_id: ``OutboundEmail`` primary key.
+
+    Returns: a ``SendResult``. "retry" means the row is queued again with ``next_attempt_at`` set
+    and the caller should enqueue it after ``retry_in`` seconds.
+    """
+    now = timezone.now()
+    email = _claim(email_id, now)
+    if email is None:
+        return SendResult("already-done")
+    try:
+        subject, text, html = render_email(email)
+        message = _message(email, subject, text, html)
+        message.send()
+    except Exception as error:  # noqa: BLE001 — classified and recorded below.
+        return _record_failure(email, error)
+    OutboundEmail.objects.filter(pk=email.pk).update(
+        status=Status.SENT,
+        sent_at=timezone.now(),
+        subject=subject,
+        text_body=text,
+        html_body=html,
+        provider_message_id=message.extra_headers["Message-ID"],
+        last_error="",
+        next_attempt_at=None,
+        updated_at=timezone.now(),
+    )
+    logger.info(
+        "email.sent id=%s kind=%s to=%s attempt=%s",
+        email.pk,
+        email.kind,
+        email.to_email,
+        email.attempts,
+    )
+    return SendResult("sent")
+
+
+def _record_failure(email: OutboundEmail, error: BaseException) -> SendResult:
+    description = f"{error.__class__.__name__}: {error}"[:2000]
+    temporary = is_temporary(error)
+    if temporary and email.attempts < settings.EMAIL_MAX_ATTEMPTS:
+        delay = retry_delay(email.attempts)
+        OutboundEmail.objects.filter(pk=email.pk).update(
+            status=Status.QUEUED,
+            next_attempt_at=timezone.now() + delay,
+            last_error=description,
+            updated_at=timezone.now(),
+        )
+        logger.warning(
+            "email.retry id=%s kind=%s to=%s attempt=%s in=%ss error=%s",
+            email.pk,
+            email.kind,
+            email.to_email,
+            email.attempts,
+            int(delay.total_seconds()),
+            error.__class__.__name__,
+        )
+        return SendResult("retry", delay.total_seconds())
+    OutboundEmail.objects.filter(pk=email.pk).update(
+        status=Status.FAILED,
+        last_error=description,
+        next_attempt_at=None,
+        updated_at=timezone.now(),
+    )
+    logger.error(
+        "email.failed id=%s kind=%s to=%s attempt=%s permanent=%s error=%s",
+        email.pk,
+        email.kind,
+        email.to_email,
+        email.attempts,
+        not temporary,
+        error.__class__.__name__,
+    )
+    return SendResult("failed")
+
+
+def email_sweep(now: datetime | None = None) -> int:
+    """Re-enqueue rows that should be moving but are not.
+
+    Picks rows queued with ``next_attempt_at`` older than ``EMAIL_SWEEP_GRACE_SECONDS`` (their
+    publish failed, or their retry is due) and rows ``sending`` for longer than
+    ``EMAIL_SENDING_TIMEOUT_SECONDS`` (their worker died). Returns how many were enqueued.
+    """
+    now = now or timezone.now()
+    due = now - timedelta(seconds=settings.EMAIL_SWEEP_GRACE_SECONDS)
+    stuck = now - timedelta(seconds=settings.EMAIL_SENDING_TIMEOUT_SECONDS)
+    queued = OutboundEmail.objects.filter(status=Status.QUEUED, next_attempt_at__lte=due)
+    sending = OutboundEmail.objects.filter(status=Status.SENDING, sending_started_at__lte=stuck)
+    ids = list(queued.values_list("pk", flat=True)) + list(sending.values_list("pk", flat=True))
+    published = sum(enqueue_send(pk) for pk in ids)
+    if ids:
+        logger.info("email.sweep found=%s published=%s", len(ids), published)
+    return published
+
+
+def email_resend(email: OutboundEmail) -> bool:
+    """Queue a failed message again (admin "send again"): attempts restart, the same row is used.
+
+    Returns False when the row is not failed (nothing done).
+    """
+    updated = OutboundEmail.objects.filter(pk=email.pk, status=Status.FAILED).update(
+        status=Status.QUEUED,
+        attempts=0,
+        next_attempt_at=timezone.now(),
+        last_error="",
+        updated_at=timezone.now(),
+    )
+    if updated:
+        transaction.on_commit(lambda: enqueue_send(email.pk))
+    return bool(updated)

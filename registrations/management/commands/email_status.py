@@ -1,0 +1,37 @@
+"""``manage.py email_status``: outbound email counts by status and kind, and the oldest queued."""
+
+from django.core.management.base import BaseCommand
+from django.db.models import Count
+
+from registrations.models import OutboundEmail
+
+
+class Command(BaseCommand):
+    help = "Show outbound email counts by status and kind, and the oldest queued message."
+
+    def handle(self, *args: object, **options: object) -> None:
+        rows = (
+            OutboundEmail.objects.values("status", "kind")
+            .annotate(count=Count("pk"))
+            .order_by("status", "kind")
+        )
+        if not rows:
+            self.stdout.write("No outbound email recorded.")
+            return
+        self.stdout.write(f"{'status':<10} {'kind':<24} {'count':>7}")
+        for row in rows:
+            self.stdout.write(f"{row['status']:<10} {row['kind']:<24} {row['count']:>7}")
+        oldest = (
+            OutboundEmail.objects.filter(status=OutboundEmail.Status.QUEUED)
+            .order_by("created_at")
+            .first()
+        )
+        if oldest:
+            self.stdout.write(
+                f"Oldest queued: #{oldest.pk} {oldest.kind} to {oldest.to_email}, queued "
+                f"{oldest.created_at:%Y-%m-%d %H:%M:%S %Z}, attempts {oldest.attempts}, "
+                f"next attempt {oldest.next_attempt_at or '-'}"
+                + (f", last error: {oldest.last_error}" if oldest.last_error else "")
+            )
+        else:
+            self.stdout.write("Nothing queued.")

@@ -1,0 +1,21 @@
+"""Celery tasks: thin wrappers that take ids and call ``registrations.emails``."""
+
+from celery import shared_task
+
+from . import emails
+
+
+@shared_task(acks_late=True, ignore_result=True)
+def send_outbound_email(email_id: int) -> str:
+    """Send one ``OutboundEmail`` row; on a temporary failure enqueue the next attempt after the
+    backoff the row records. Returns the outcome ("sent", "retry", ...)."""
+    result = emails.email_send(email_id)
+    if result.outcome == "retry":
+        emails.enqueue_send(email_id, countdown=result.retry_in)
+    return result.outcome
+
+
+@shared_task(ignore_result=True)
+def sweep_outbound_email() -> int:
+    """Beat, every minute: re-enqueue queued rows whose publish was lost and stuck rows."""
+    return emails.email_sweep()
