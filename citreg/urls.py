@@ -11,5 +11,6 @@ admin.site.site_title = "citreg admin"
 urlpatterns = [
     path("healthz", healthz, name="healthz"),
     path("admin/", admin.site.urls),
+    path("", include("registrations.urls")),
     path("", include("courses.urls")),
 ]

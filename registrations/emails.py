@@ -29,7 +29,7 @@ from django.db import IntegrityError, transaction
 from django.template.loader import render_to_string
 from django.utils import timezone
 
-from .models import OutboundEmail
+from .models import OutboundEmail, Registration
 
 logger = logging.getLogger("citreg.email")
 
@@ -54,6 +54,7 @@ def email_queue(
     context: dict | None = None,
     to_name: str = "",
     attachments: list[dict] | None = None,
+    registration: Registration | None = None,
 ) -> OutboundEmail:
     """Record a message that must go out and enqueue its sending after commit.
 
@@ -67,6 +68,7 @@ def email_queue(
         context: JSON-serialisable template context (ids and strings, not model instances).
         to_name: the recipient's display name (any script; line breaks are removed).
         attachments: ``[{"filename", "content_type", "content"}]`` with text content.
+        registration: the registration the message is about, if any.
 
     Returns: the ``OutboundEmail`` row (new or existing).
     """
@@ -77,6 +79,7 @@ def email_queue(
         "template": template,
         "context": context or {},
         "attachments": attachments or [],
+        "registration": registration,
         "next_attempt_at": timezone.now(),
     }
     try:

@@ -1,6 +1,172 @@
-"""Registration data. For now: the outbound email log that every message goes through."""
+"""Registrations, their history, eligibility data, policy pages, and the outbound email log."""
 
+from django.conf import settings
 from django.db import models
+from django.db.models import Q
+from django.db.models.functions import Lower
+from localflavor.us.models import USStateField
+
+from courses.models import Offering
+
+
+class AgencyDomain(models.Model):
+    """An email domain staff know belongs to an emergency call center (911 centre / PSAP).
+
+    A confirmed work email on this domain, or on any subdomain of it, makes a registrant eligible
+    at once (``registrations.eligibility``). Webmail domains can never be listed.
+    """
+
+    domain = models.CharField(max_length=253, unique=True, help_text="e.g. denver911.gov")
+    agency_name = models.CharField(max_length=200)
+    added_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["domain"]
+        verbose_name = "known agency domain"
+
+    def __str__(self) -> str:
+        return f"{self.domain} ({self.agency_name})"
+
+    def clean(self) -> None:
+        from .eligibility import validate_agency_domain
+
+        self.domain = validate_agency_domain(self.domain)
+
+
+class Registration(models.Model):
+    """One attendee in one offering, from the form to completion.
+
+    ``state`` changes only through ``registrations.transitions.registration_transition``, which
+    enforces DESIGN.md's transition table and writes a ``RegistrationEvent`` for each change.
+    """
+
+    class State(models.TextChoices):
+        PENDING_EMAIL = "pending_email", "Work email not yet confirmed"
+        PENDING_REVIEW = "pending_review", "Eligibility under review"
+        ELIGIBLE = "eligible", "Eligible"
+        WAITLISTED = "waitlisted", "Waitlisted"
+        HELD = "held", "Seat held for payment"
+        PROCESSING = "processing", "Payment processing"
+        EXPIRED = "expired", "Seat hold expired"
+        CONFIRMED = "confirmed", "Confirmed"
+        COMPLETED = "completed", "Completed"
+        REJECTED = "rejected", "Not eligible"
+        CANCELLED = "cancelled", "Cancelled"
+        REFUNDED = "refunded", "Refunded"
+
+    INACTIVE_STATES = (State.REJECTED, State.CANCELLED, State.REFUNDED)
+
+    class Role(models.TextChoices):
+        CALL_TAKER = "call_taker", "Call-taker"
+        DISPATCHER = "dispatcher", "Dispatcher"
+        SUPERVISOR = "supervisor", "Supervisor"
+        TRAINER = "trainer", "Trainer"
+        OTHER = "other", "Other"
+
+    offering = models.ForeignKey(Offering, on_delete=models.PROTECT, related_name="registrations")
+    state = models.CharField(max_length=20, choices=State.choices, default=State.PENDING_EMAIL)
+    first_name = models.CharField(max_length=150)
+    last_name = models.CharField(max_length=150)
+    email = models.EmailField("email for course communications", max_length=254)
+    pending_email = models.EmailField(
+        blank=True, max_length=254, help_text="A new course email awaiting confirmation."
+    )
+    phone = models.CharField(max_length=40, blank=True)
+    role = models.CharField(max_length=20, choices=Role.choices)
+    employer_name = models.CharField("emergency communications center", max_length=200)
+    employer_city = models.CharField("city", max_length=120)
+    employer_state = USStateField("state")
+    work_email = models.EmailField("work email at the agency", max_length=254)
+    work_email_confirmed_at = models.DateTimeField(null=True, blank=True)
+    supervisor_name = models.CharField(max_length=200)
+    supervisor_email = models.EmailField(max_length=254)
+    supervisor_confirmed_at = models.DateTimeField(null=True, blank=True)
+    attested_at = models.DateTimeField(help_text="Attested current employment at a 911 center.")
+    participation_acknowledged_at = models.DateTimeField(
+        help_text="Acknowledged the live online format with camera and microphone on."
+    )
+    terms_accepted_at = models.DateTimeField()
+    accessibility_needs = models.TextField(blank=True)
+    time_zone = models.CharField(
+        max_length=64, blank=True, help_text="The browser's IANA time zone when registering."
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        constraints = [
+            models.UniqueConstraint(
+                Lower("email"),
+                "offering",
+                condition=~Q(state__in=["rejected", "cancelled", "refunded"]),
+                name="registration_one_active_per_email_and_offering",
+                violation_error_message="This email already has an active registration for "
+                "this class.",
+            ),
+        ]
+        indexes = [models.Index(fields=["state", "created_at"])]
+        permissions = [("view_accessibility_needs", "Can view attendees' accessibility needs")]
+
+    def __str__(self) -> str:
+        return f"{self.full_name} — {self.offering}"
+
+    @property
+    def full_name(self) -> str:
+        return f"{self.first_name} {self.last_name}".strip()
+
+    @property
+    def is_active(self) -> bool:
+        return self.state not in self.INACTIVE_STATES
+
+
+class RegistrationEvent(models.Model):
+    """One recorded change of a registration: a state transition or a notable edit."""
+
+    class Actor(models.TextChoices):
+        ATTENDEE = "attendee", "Attendee"
+        SUPERVISOR = "supervisor", "Supervisor"
+        STAFF = "staff", "Staff"
+        SYSTEM = "system", "System"
+
+    registration = models.ForeignKey(Registration, on_delete=models.CASCADE, related_name="events")
+    from_state = models.CharField(max_length=20, blank=True)
+    to_state = models.CharField(max_length=20, blank=True)
+    actor = models.CharField(max_length=10, choices=Actor.choices)
+    staff_user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    reason = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["created_at", "pk"]
+
+    def __str__(self) -> str:
+        change = f"{self.from_state} → {self.to_state}" if self.to_state else "note"
+        return f"{change} by {self.actor}"
+
+
+class PolicyPage(models.Model):
+    """A page whose text staff edit in the admin: the course terms and the privacy notice."""
+
+    class Slug(models.TextChoices):
+        TERMS = "terms", "Course terms"
+        PRIVACY = "privacy", "Privacy notice"
+
+    slug = models.CharField(max_length=20, choices=Slug.choices, unique=True)
+    title = models.CharField(max_length=200)
+    body = models.TextField(help_text="Plain text; blank lines separate paragraphs.")
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["slug"]
+
+    def __str__(self) -> str:
+        return self.title
 
 
 class OutboundEmail(models.Model):
@@ -22,9 +188,20 @@ class OutboundEmail(models.Model):
 
     class Kind(models.TextChoices):
         TEST = "test", "Test message"
+        CONFIRM_WORK_EMAIL = "confirm_work_email", "Confirm work email"
+        CONFIRM_NEW_EMAIL = "confirm_new_email", "Confirm new course email"
+        SUPERVISOR_CONFIRMATION = "supervisor_confirmation", "Supervisor confirmation request"
+        UNDER_REVIEW = "under_review", "Eligibility under review"
+        ELIGIBLE = "eligible", "Eligible"
+        REJECTED = "rejected", "Not eligible"
+        MANAGE_LINK = "manage_link", "Manage link"
+        CANCELLED = "cancelled", "Registration cancelled"
 
     kind = models.CharField(max_length=40, choices=Kind.choices)
     dedupe_key = models.CharField(max_length=200, unique=True)
+    registration = models.ForeignKey(
+        Registration, null=True, blank=True, on_delete=models.SET_NULL, related_name="emails"
+    )
     to_email = models.EmailField(max_length=254)
     to_name = models.CharField(max_length=200, blank=True)
     template = models.CharField(
@@ -59,3 +236,12 @@ class OutboundEmail(models.Model):
 
     def __str__(self) -> str:
         return f"{self.get_kind_display()} to {self.to_email} ({self.status})"
+
+
+class RegistrationUnderReview(Registration):
+    """The eligibility review queue in the admin (registrations in ``pending_review``)."""
+
+    class Meta:
+        proxy = True
+        verbose_name = "registration under review"
+        verbose_name_plural = "eligibility review queue"

@@ -31,6 +31,8 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "whitenoise.runserver_nostatic",
     "django.contrib.staticfiles",
+    "localflavor",
+    "django_ratelimit",
     "crispy_forms",
     "crispy_bootstrap5",
     "courses",
@@ -221,6 +223,21 @@ STRIPE_SECRET_KEY = env("STRIPE_SECRET_KEY", default="")
 STRIPE_WEBHOOK_SECRET = env("STRIPE_WEBHOOK_SECRET", default="")
 STRIPE_API_BASE = env("STRIPE_API_BASE", default="https://api.stripe.com")
 STRIPE_API_VERSION = "2026-10-28.endive"  # the version stripe 16.1 is built for
+
+# Abuse limits (registrations.ratelimits): per client IP and per email, "count/period".
+RATELIMIT_ENABLE = env.bool("RATELIMIT_ENABLE", default=True)
+RATELIMIT_FAIL_OPEN = True  # A cache outage must not lock call-takers out.
+RATELIMIT_REGISTER = env("RATELIMIT_REGISTER", default="10/h")
+RATELIMIT_LINK_REQUEST = env("RATELIMIT_LINK_REQUEST", default="5/h")
+# Behind a proxy, django-ratelimit needs the real client IP: set RATELIMIT_IP_META_KEY to e.g.
+# HTTP_X_FORWARDED_FOR only when the proxy overwrites that header.
+if env("RATELIMIT_IP_META_KEY", default=""):
+    RATELIMIT_IP_META_KEY = env("RATELIMIT_IP_META_KEY")
+if not REDIS_URL:
+    # The default run has no shared cache: django-ratelimit refuses local memory (E003) because
+    # counts are per process. That is acceptable on one machine for a demo; production and the
+    # tests use Redis, where the check passes.
+    SILENCED_SYSTEM_CHECKS = ["django_ratelimit.E003", "django_ratelimit.W001"]
 
 CRISPY_ALLOWED_TEMPLATE_PACKS = "bootstrap5"
 CRISPY_TEMPLATE_PACK = "bootstrap5"

@@ -1,0 +1,202 @@
+"""Eligibility: "currently employed by an emergency call center (911 centre / PSAP)".
+
+The rule (DESIGN.md): a confirmed work email on a domain staff have marked as a known agency
+domain, or a subdomain of one, makes the registrant eligible at once. Anything else — an unknown
+domain, a webmail domain — goes to staff review, where staff approve (optionally listing the
+domain) or reject with a reason. A supervisor whose own email is on a known agency domain may
+confirm instead of staff. Webmail domains can never be listed. Only eligible registrants can pay.
+"""
+
+from django.contrib.auth.models import AbstractBaseUser
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.utils import timezone
+
+from . import notices
+from .models import AgencyDomain, Registration
+from .transitions import Actor, registration_transition
+
+S = Registration.State
+
+# Free email providers: addresses anyone can get, so they never prove employment.
+WEBMAIL_DOMAINS = frozenset(
+    {
+        "gmail.com", "googlemail.com", "yahoo.com", "ymail.com", "rocketmail.com",
+        "outlook.com", "hotmail.com", "live.com", "msn.com", "aol.com", "icloud.com", "me.com",
+        "mac.com", "proton.me", "protonmail.com", "pm.me", "gmx.com", "gmx.us", "mail.com",
+        "zoho.com", "yandex.com", "hey.com", "fastmail.com", "tutanota.com", "comcast.net",
+        "att.net", "sbcglobal.net", "verizon.net", "cox.net", "charter.net", "earthlink.net",
+    }
+)  # fmt: skip
+
+
+def email_domain(address: str) -> str:
+    """The lower-cased domain of an email address ("" when there is none)."""
+    return address.rpartition("@")[2].strip().lower().rstrip(".")
+
+
+def is_webmail(domain: str) -> bool:
+    """True for a webmail domain or any subdomain of one (e.g. ``us.yahoo.com``)."""
+    return any(domain == w or domain.endswith("." + w) for w in WEBMAIL_DOMAINS)
+
+
+def validate_agency_domain(domain: str) -> str:
+    """Normalise a domain staff want to list; return it lower-cased without a leading "@".
+
+    Raises: ValidationError for webmail domains, and for values that are not a domain name.
+    """
+    domain = domain.strip().lower().lstrip("@").rstrip(".")
+    if "." not in domain or " " in domain or "@" in domain:
+        raise ValidationError(f"{domain!r} is not a domain name such as denver911.gov.")
+    if is_webmail(domain):
+        raise ValidationError(
+            f"{domain} is a webmail domain: anyone can have an address there, so it cannot "
+            "prove employment at a call center."
+        )
+    return domain
+
+
+def known_agency(address: str) -> AgencyDomain | None:
+    """The ``AgencyDomain`` that covers ``address`` (its domain or a parent domain), or None.
+    Webmail addresses are never covered."""
+    domain = email_domain(address)
+    if not domain or is_webmail(domain):
+        return None
+    labels = domain.split(".")
+    candidates = [".".join(labels[i:]) for i in range(len(labels) - 1)]
+    return (
+        AgencyDomain.objects.filter(domain__in=candidates)
+        .order_by("-domain")  # the most specific first
+        .first()
+    )
+
+
+def work_email_confirm(registration: Registration) -> Registration:
+    """The registrant proved they read their work email: decide what happens next.
+
+    Known agency domain → eligible (and told so). Otherwise → staff review (and told so); when
+    the supervisor's email is on a known agency domain, the supervisor is also asked to confirm.
+    Idempotent: a second confirmation of an already-decided registration changes nothing.
+
+    Raises: IllegalTransition when the registration is no longer waiting for this (cancelled).
+    """
+    if registration.state != S.PENDING_EMAIL:
+        return registration
+    now = timezone.now()
+    agency = known_agency(registration.work_email)
+    with transaction.atomic():
+        if agency is not None:
+            result = registration_transition(
+                registration_id=registration.pk,
+                to_state=S.ELIGIBLE,
+                actor=Actor.attendee(),
+                reason=f"Work email confirmed on known agency domain {agency.domain} "
+                f"({agency.agency_name}).",
+                work_email_confirmed_at=now,
+            )
+            if result.changed:
+                notices.send_eligible(result.registration)
+            return result.registration
+        result = registration_transition(
+            registration_id=registration.pk,
+            to_state=S.PENDING_REVIEW,
+            actor=Actor.attendee(),
+            reason=f"Work email confirmed; {email_domain(registration.work_email)} is not a "
+            "known agency domain.",
+            work_email_confirmed_at=now,
+        )
+        if result.changed:
+            notices.send_under_review(result.registration)
+            if known_agency(registration.supervisor_email) is not None:
+                notices.send_supervisor_request(result.registration)
+        return result.registration
+
+
+def supervisor_confirm(registration: Registration) -> Registration:
+    """The supervisor confirmed employment: eligible, if the case is still open.
+
+    Only a supervisor on a known agency domain was sent a link; this re-checks it, since the
+    domain may have been removed since. Returns the registration (unchanged when already decided).
+    """
+    if registration.state != S.PENDING_REVIEW:
+        return registration
+    agency = known_agency(registration.supervisor_email)
+    if agency is None:
+        return registration
+    with transaction.atomic():
+        result = registration_transition(
+            registration_id=registration.pk,
+            to_state=S.ELIGIBLE,
+            actor=Actor.supervisor(),
+            reason=f"Confirmed by supervisor {registration.supervisor_name} "
+            f"<{registration.supervisor_email}> ({agency.agency_name}).",
+            supervisor_confirmed_at=timezone.now(),
+        )
+        if result.changed:
+            notices.send_eligible(result.registration)
+    return result.registration
+
+
+def review_approve(
+    registration: Registration,
+    *,
+    staff_user: AbstractBaseUser,
+    add_domain: bool = False,
+    agency_name: str = "",
+) -> Registration:
+    """Staff approve a registration under review; optionally list its work email's domain.
+
+    Args:
+        add_domain: also add the work email's domain as a known agency domain (skipped for
+            webmail domains and domains already listed).
+        agency_name: the agency's name for the new domain (default: the registrant's employer).
+
+    Raises: IllegalTransition when it is not under review.
+    """
+    with transaction.atomic():
+        domain = email_domain(registration.work_email)
+        if add_domain and not is_webmail(domain):
+            AgencyDomain.objects.get_or_create(
+                domain=domain,
+                defaults={
+                    "agency_name": agency_name or registration.employer_name,
+                    "added_by": staff_user,
+                },
+            )
+        result = registration_transition(
+            registration_id=registration.pk,
+            to_state=S.ELIGIBLE,
+            actor=Actor.staff(staff_user),
+            reason="Approved by staff"
+            + (
+                f"; {domain} listed as an agency domain"
+                if add_domain and not is_webmail(domain)
+                else ""
+            )
+            + ".",
+        )
+        if result.changed:
+            notices.send_eligible(result.registration)
+    return result.registration
+
+
+def review_reject(
+    registration: Registration, *, staff_user: AbstractBaseUser, reason: str
+) -> Registration:
+    """Staff reject a registration under review, with a reason the registrant is sent.
+
+    Raises: ValidationError without a reason; IllegalTransition when it is not under review.
+    """
+    reason = reason.strip()
+    if not reason:
+        raise ValidationError("Give the registrant a reason.")
+    with transaction.atomic():
+        result = registration_transition(
+            registration_id=registration.pk,
+            to_state=S.REJECTED,
+            actor=Actor.staff(staff_user),
+            reason=reason,
+        )
+        if result.changed:
+            notices.send_rejected(result.registration, reason)
+    return result.registration

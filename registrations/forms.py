@@ -1,0 +1,196 @@
+"""Forms for registering and for the attendee's manage page (django-crispy-forms, Bootstrap 5)."""
+
+from zoneinfo import available_timezones
+
+from crispy_forms.helper import FormHelper
+from crispy_forms.layout import HTML, Div, Fieldset, Layout, Submit
+from django import forms
+from django.urls import reverse
+from django.utils.html import format_html
+
+from .models import Registration
+
+_TIME_ZONES = frozenset(available_timezones())
+
+
+class StrippedEmailField(forms.EmailField):
+    """An email field that also removes pasted whitespace inside the value's ends."""
+
+    def to_python(self, value: str | None) -> str:
+        return super().to_python((value or "").strip())
+
+
+class RegistrationForm(forms.ModelForm):
+    """Everything needed to register and prove eligibility.
+
+    All text fields strip surrounding whitespace (Django's default); emails keep plus signs and
+    subdomains. ``time_zone`` is a hidden field filled from the browser's ``Intl`` API; a value not
+    in the zone database is dropped (stored blank) rather than shown as an error the user
+    cannot fix.
+    """
+
+    email = StrippedEmailField(
+        label="Email for course communications",
+        help_text="We send your confirmation, reminders and the class link here.",
+    )
+    work_email = StrippedEmailField(
+        label="Work email at your agency",
+        help_text="We send a confirmation link to this address to check your employment.",
+    )
+    supervisor_email = StrippedEmailField(label="Supervisor's email")
+    attest_employment = forms.BooleanField(
+        label="I am currently employed by an emergency call center (911 center / PSAP).",
+        error_messages={"required": "This course is open only to current call center staff."},
+    )
+    acknowledge_participation = forms.BooleanField(
+        label="I understand the class is live online and I will take part with my camera and "
+        "microphone on.",
+        error_messages={"required": "Please confirm you can join with camera and microphone."},
+    )
+    accept_terms = forms.BooleanField(
+        error_messages={"required": "Please accept the course terms and the privacy notice."},
+    )
+    time_zone = forms.CharField(required=False, widget=forms.HiddenInput)
+
+    class Meta:
+        model = Registration
+        fields = [
+            "first_name",
+            "last_name",
+            "email",
+            "phone",
+            "role",
+            "employer_name",
+            "employer_city",
+            "employer_state",
+            "work_email",
+            "supervisor_name",
+            "supervisor_email",
+            "accessibility_needs",
+            "time_zone",
+        ]
+        labels = {
+            "employer_name": "Emergency communications center (PSAP) name",
+            "employer_city": "City",
+            "employer_state": "State",
+            "phone": "Phone (optional)",
+            "role": "Your role",
+            "supervisor_name": "Supervisor's name",
+            "accessibility_needs": "Accessibility needs (optional)",
+        }
+        help_texts = {
+            "accessibility_needs": "Anything that would help you take part. Only training staff "
+            "who arrange accommodations can see this.",
+        }
+        widgets = {
+            "accessibility_needs": forms.Textarea(attrs={"rows": 3}),
+            "phone": forms.TextInput(attrs={"autocomplete": "tel", "inputmode": "tel"}),
+        }
+
+    def __init__(self, *args: object, **kwargs: object) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["accept_terms"].label = format_html(
+            'I accept the <a href="{}" target="_blank" rel="noopener">course terms</a> and the '
+            '<a href="{}" target="_blank" rel="noopener">privacy notice</a>.',
+            reverse("registrations:policy", kwargs={"slug": "terms"}),
+            reverse("registrations:policy", kwargs={"slug": "privacy"}),
+        )
+        self.fields["role"].choices = [("", "Choose…"), *Registration.Role.choices]
+        autocomplete = {
+            "first_name": "given-name",
+            "last_name": "family-name",
+            "email": "email",
+            "work_email": "work email",
+            "employer_name": "organization",
+            "employer_city": "address-level2",
+            "employer_state": "address-level1",
+        }
+        for name, value in autocomplete.items():
+            self.fields[name].widget.attrs["autocomplete"] = value
+        self.helper = FormHelper()
+        self.helper.form_id = "registration-form"
+        self.helper.attrs = {"novalidate": ""}  # Server-side messages, the same for everyone.
+        self.helper.layout = Layout(
+            Fieldset(
+                "About you",
+                Div(Div("first_name", css_class="col-md-6"), Div("last_name", css_class="col-md-6"),
+                    css_class="row"),
+                "email",
+                Div(Div("phone", css_class="col-md-6"), Div("role", css_class="col-md-6"),
+                    css_class="row"),
+            ),
+            Fieldset(
+                "Your employer",
+                "employer_name",
+                Div(Div("employer_city", css_class="col-md-8"),
+                    Div("employer_state", css_class="col-md-4"), css_class="row"),
+                "work_email",
+                Div(Div("supervisor_name", css_class="col-md-6"),
+                    Div("supervisor_email", css_class="col-md-6"), css_class="row"),
+            ),
+            Fieldset(
+                "Taking part",
+                "attest_employment",
+                "acknowledge_participation",
+                "accept_terms",
+                "accessibility_needs",
+            ),
+            "time_zone",
+            HTML('<p class="small text-body-secondary">Tuition is due only after your '
+                 "eligibility is confirmed.</p>"),
+            Submit("register", "Register", css_class="btn-lg"),
+        )  # fmt: skip
+
+    def clean_time_zone(self) -> str:
+        value = self.cleaned_data.get("time_zone", "").strip()
+        return value if value in _TIME_ZONES else ""
+
+    def registration_data(self) -> dict:
+        """The cleaned values the service stores (without the checkbox confirmations)."""
+        return {name: self.cleaned_data[name] for name in self.Meta.fields}
+
+
+class DetailsForm(forms.Form):
+    """Correct name spelling and phone on the manage page."""
+
+    first_name = forms.CharField(max_length=150)
+    last_name = forms.CharField(max_length=150)
+    phone = forms.CharField(max_length=40, required=False, label="Phone (optional)")
+
+    def __init__(self, *args: object, **kwargs: object) -> None:
+        super().__init__(*args, **kwargs)
+        self.helper = FormHelper()
+        self.helper.form_id = "details-form"
+        self.helper.layout = Layout(
+            "first_name", "last_name", "phone", Submit("save_details", "Save changes")
+        )
+
+
+class EmailChangeForm(forms.Form):
+    """Change the course email; the new address must be confirmed through a link."""
+
+    new_email = StrippedEmailField(label="New email for course communications")
+
+    def __init__(self, *args: object, **kwargs: object) -> None:
+        super().__init__(*args, **kwargs)
+        self.helper = FormHelper()
+        self.helper.form_id = "email-change-form"
+        self.helper.layout = Layout("new_email", Submit("change_email", "Send confirmation link"))
+
+
+class LinkRequestForm(forms.Form):
+    """Ask for a fresh manage link by email."""
+
+    email = StrippedEmailField(label="Email you registered with")
+
+    def __init__(self, *args: object, **kwargs: object) -> None:
+        super().__init__(*args, **kwargs)
+        self.helper = FormHelper()
+        self.helper.form_id = "link-request-form"
+        self.helper.layout = Layout("email", Submit("request", "Email me my link"))
+
+
+class RejectForm(forms.Form):
+    """The reason staff give when rejecting (admin action)."""
+
+    reason = forms.CharField(widget=forms.Textarea(attrs={"rows": 4}), label="Reason")

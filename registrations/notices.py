@@ -1,0 +1,130 @@
+"""What the registration process tells people by email: one function per message.
+
+Each builds a JSON-safe context and a ``dedupe_key`` and hands the message to the pipeline
+(``registrations.emails.email_queue``), so it is sent after the surrounding transaction commits.
+Times are written in the offering's zone (Mountain Time) and, when it differs, the attendee's.
+"""
+
+import uuid
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from courses.timefmt import session_label
+
+from . import links
+from .emails import email_queue
+from .models import OutboundEmail, Registration
+
+Kind = OutboundEmail.Kind
+
+
+def session_lines(registration: Registration) -> list[str]:
+    """One line per session: MT (MST/MDT), plus the attendee's zone in parentheses when their
+    recorded zone differs, e.g. "Thursday, January 7, 2027, 4:00 pm – 8:00 pm MST (6:00 pm –
+    10:00 pm EST your time)"."""
+    offering = registration.offering
+    own: ZoneInfo | None = None
+    if registration.time_zone and registration.time_zone != offering.time_zone:
+        try:
+            own = ZoneInfo(registration.time_zone)
+        except (ZoneInfoNotFoundError, ValueError):
+            own = None
+    lines = []
+    for session in offering.session_list:
+        line = session_label(session.starts_at, session.ends_at, offering.zone)
+        if own is not None:
+            mine = session_label(session.starts_at, session.ends_at, own)
+            if mine.split(", ", 3)[-1] != line.split(", ", 3)[-1]:
+                line += f" ({mine} your time)"
+        lines.append(line)
+    return lines
+
+
+def registration_context(registration: Registration) -> dict:
+    """The context every registration email shares (strings only)."""
+    offering = registration.offering
+    return {
+        "first_name": registration.first_name,
+        "course_title": offering.course.title,
+        "offering_label": f"{offering.date_label}, {offering.get_part_of_day_display().lower()}",
+        "sessions": session_lines(registration),
+        "manage_url": links.manage_url(registration),
+        "employer_name": registration.employer_name,
+    }
+
+
+def _queue(
+    registration: Registration, kind: str, key: str, to: str = "", to_name: str = "", **context
+) -> None:
+    email_queue(
+        kind=kind,
+        to_email=to or registration.email,
+        to_name=to_name or registration.full_name,
+        template=f"emails/{kind}",
+        context={**registration_context(registration), **context},
+        dedupe_key=key,
+        registration=registration,
+    )
+
+
+def send_work_email_confirmation(registration: Registration) -> None:
+    """The signed link (48 h) that confirms the work email; sent to the work address. A new
+    request sends a new message (and a new link)."""
+    _queue(
+        registration,
+        Kind.CONFIRM_WORK_EMAIL,
+        f"confirm-work-email:{registration.pk}:{uuid.uuid4().hex}",
+        to=registration.work_email,
+        confirm_url=links.work_email_url(registration),
+        work_email=registration.work_email,
+    )
+
+
+def send_new_email_confirmation(registration: Registration) -> None:
+    """The link that confirms a changed course email, sent to the new address."""
+    _queue(
+        registration,
+        Kind.CONFIRM_NEW_EMAIL,
+        f"confirm-new-email:{registration.pk}:{uuid.uuid4().hex}",
+        to=registration.pending_email,
+        confirm_url=links.new_email_url(registration),
+        new_email=registration.pending_email,
+    )
+
+
+def send_supervisor_request(registration: Registration) -> None:
+    """Ask the supervisor to confirm that the registrant works at the center (once)."""
+    _queue(
+        registration,
+        Kind.SUPERVISOR_CONFIRMATION,
+        f"supervisor:{registration.pk}:{registration.supervisor_email.lower()}",
+        to=registration.supervisor_email,
+        to_name=registration.supervisor_name,
+        confirm_url=links.supervisor_url(registration),
+        supervisor_name=registration.supervisor_name,
+        registrant_name=registration.full_name,
+    )
+
+
+def send_under_review(registration: Registration) -> None:
+    """Tell the registrant staff will review their eligibility (once)."""
+    _queue(registration, Kind.UNDER_REVIEW, f"under-review:{registration.pk}")
+
+
+def send_eligible(registration: Registration) -> None:
+    """Tell the registrant they are eligible, with the manage link and the next step (once)."""
+    _queue(registration, Kind.ELIGIBLE, f"eligible:{registration.pk}")
+
+
+def send_rejected(registration: Registration, reason: str) -> None:
+    """Tell the registrant they are not eligible, why, and whom to contact (once)."""
+    _queue(registration, Kind.REJECTED, f"rejected:{registration.pk}", reason=reason)
+
+
+def send_manage_link(registration: Registration) -> None:
+    """A fresh manage link (on request, or when someone registers twice)."""
+    _queue(registration, Kind.MANAGE_LINK, f"manage-link:{registration.pk}:{uuid.uuid4().hex}")
+
+
+def send_cancelled(registration: Registration) -> None:
+    """Confirm a cancellation (once)."""
+    _queue(registration, Kind.CANCELLED, f"cancelled:{registration.pk}")

@@ -1,0 +1,284 @@
+"""Public registration pages: the form, signed-link pages (GET shows, POST acts), the manage page.
+
+Views validate input and call one service function each (``intake``, ``eligibility``); they hold
+no rules. Links in emails never change anything on GET, because mail scanners follow links.
+"""
+
+from django.contrib import messages
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.utils import timezone
+from django.views.decorators.http import require_http_methods
+
+from courses import catalogue
+from courses.models import Course, Offering
+
+from . import eligibility, intake, links
+from .forms import DetailsForm, EmailChangeForm, LinkRequestForm, RegistrationForm
+from .models import PolicyPage, Registration
+from .ratelimits import over_limit
+from .transitions import IllegalTransition
+
+S = Registration.State
+
+NEXT_STEPS = {
+    S.PENDING_EMAIL: "Confirm your work email: open the link we sent to {work_email}. "
+    "It is valid for 48 hours.",
+    S.PENDING_REVIEW: "Our training staff are checking your employment. You will get an email "
+    "as soon as they decide, usually within two working days.",
+    S.ELIGIBLE: "You are eligible. Payment of the tuition opens here; your seat is confirmed "
+    "once it is paid.",
+    S.REJECTED: "We could not confirm your eligibility. Questions? Write to the training "
+    "administration.",
+    S.CANCELLED: "This registration is cancelled.",
+}
+
+
+def too_many_requests(request: HttpRequest) -> HttpResponse:
+    """The 429 page: what happened and when to try again."""
+    return render(request, "429.html", status=429)
+
+
+def _offering(slug: str, pk: int) -> Offering:
+    course = get_object_or_404(Course, slug=slug)
+    return get_object_or_404(catalogue.public_offerings(course), pk=pk)
+
+
+@require_http_methods(["GET", "POST"])
+def register(request: HttpRequest, slug: str, pk: int) -> HttpResponse:
+    """The registration form for one class; refuses closed classes with a clear message."""
+    offering = _offering(slug, pk)
+    try:
+        intake.ensure_open(offering)
+    except intake.RegistrationClosed as closed:
+        return render(
+            request,
+            "registrations/closed.html",
+            {"offering": offering, "course": offering.course, "message": closed.message},
+            status=409 if request.method == "POST" else 200,
+        )
+    form = RegistrationForm(request.POST or None)
+    if request.method == "POST":
+        if over_limit(request, "register", "RATELIMIT_REGISTER"):
+            return too_many_requests(request)
+        if form.is_valid():
+            try:
+                result = intake.registration_submit(
+                    offering=offering, data=form.registration_data()
+                )
+            except intake.RegistrationClosed as closed:
+                form.add_error(None, closed.message)
+            else:
+                request.session["registered"] = {
+                    "created": result.created,
+                    "work_email": form.cleaned_data["work_email"],
+                    "email": form.cleaned_data["email"],
+                    "offering": offering.pk,
+                }
+                return redirect("registrations:registered")
+    return render(
+        request,
+        "registrations/register.html",
+        {"offering": offering, "course": offering.course, "form": form, "now": timezone.now()},
+        status=400 if request.method == "POST" else 200,
+    )
+
+
+def registered(request: HttpRequest) -> HttpResponse:
+    """After the form: "check your email" (or "you are already registered")."""
+    info = request.session.get("registered")
+    if not info:
+        return redirect("courses:course-list")
+    offering = get_object_or_404(Offering.objects.select_related("course"), pk=info["offering"])
+    return render(request, "registrations/registered.html", {"info": info, "offering": offering})
+
+
+def _link_error(request: HttpRequest, error: links.LinkError) -> HttpResponse:
+    return render(
+        request,
+        "registrations/link_error.html",
+        {"error": error, "form": LinkRequestForm()},
+        status=410 if error.expired else 400,
+    )
+
+
+@require_http_methods(["GET", "POST"])
+def confirm_work_email(request: HttpRequest, token: str) -> HttpResponse:
+    """GET: a page with a button. POST: confirm the work email and decide eligibility."""
+    try:
+        target = links.read_link(links.WORK_EMAIL, token)
+    except links.LinkError as error:
+        return _link_error(request, error)
+    registration = target.registration
+    if request.method == "POST":
+        try:
+            registration = eligibility.work_email_confirm(registration)
+        except IllegalTransition:
+            pass
+        messages.success(request, "Thank you: your work email is confirmed.")
+        return redirect(links.manage_url(registration))
+    return render(
+        request,
+        "registrations/confirm_action.html",
+        {
+            "registration": registration,
+            "heading": "Confirm your work email",
+            "text": f"Confirm that {registration.work_email} is your work email at "
+            f"{registration.employer_name}.",
+            "button": "Confirm my work email",
+            "done": registration.state != S.PENDING_EMAIL,
+        },
+    )
+
+
+@require_http_methods(["GET", "POST"])
+def supervisor_confirm(request: HttpRequest, token: str) -> HttpResponse:
+    """GET: asks the supervisor to confirm; POST: records the confirmation."""
+    try:
+        target = links.read_link(links.SUPERVISOR, token)
+    except links.LinkError as error:
+        return _link_error(request, error)
+    registration = target.registration
+    if request.method == "POST":
+        registration = eligibility.supervisor_confirm(registration)
+        return render(request, "registrations/supervisor_done.html", {"registration": registration})
+    return render(
+        request,
+        "registrations/confirm_action.html",
+        {
+            "registration": registration,
+            "heading": "Confirm employment",
+            "text": f"{registration.full_name} registered for {registration.offering.course.title}"
+            f" and named you as their supervisor. Please confirm that {registration.full_name} "
+            f"currently works at {registration.employer_name} ({registration.employer_city}, "
+            f"{registration.employer_state}).",
+            "button": f"Yes, {registration.first_name} works here",
+            "done": registration.state != S.PENDING_REVIEW,
+            "supervisor": True,
+        },
+    )
+
+
+@require_http_methods(["GET", "POST"])
+def confirm_new_email(request: HttpRequest, token: str) -> HttpResponse:
+    """GET: a page with a button. POST: make the new address the course email."""
+    try:
+        target = links.read_link(links.NEW_EMAIL, token)
+    except links.LinkError as error:
+        return _link_error(request, error)
+    registration = target.registration
+    if request.method == "POST":
+        registration = intake.email_change_confirm(registration)
+        messages.success(request, f"Your course email is now {registration.email}.")
+        return redirect(links.manage_url(registration))
+    return render(
+        request,
+        "registrations/confirm_action.html",
+        {
+            "registration": registration,
+            "heading": "Confirm your new email",
+            "text": f"Use {registration.pending_email} for messages about your registration.",
+            "button": "Use this email",
+            "done": False,
+        },
+    )
+
+
+@require_http_methods(["GET", "POST"])
+def manage(request: HttpRequest, token: str) -> HttpResponse:
+    """The attendee's page: state, class times, calendar, next step, edits and cancellation."""
+    try:
+        target = links.read_link(links.MANAGE, token)
+    except links.LinkError as error:
+        return _link_error(request, error)
+    registration = target.registration
+    details_form = DetailsForm(
+        initial={
+            "first_name": registration.first_name,
+            "last_name": registration.last_name,
+            "phone": registration.phone,
+        }
+    )
+    email_form = EmailChangeForm()
+    if request.method == "POST":
+        if "save_details" in request.POST:
+            details_form = DetailsForm(request.POST)
+            if details_form.is_valid():
+                intake.details_update(registration, **details_form.cleaned_data)
+                messages.success(request, "Your details are saved.")
+                return redirect(request.path)
+        elif "change_email" in request.POST:
+            email_form = EmailChangeForm(request.POST)
+            if email_form.is_valid():
+                intake.email_change_request(registration, email_form.cleaned_data["new_email"])
+                messages.success(
+                    request,
+                    f"We sent a confirmation link to {email_form.cleaned_data['new_email']}. "
+                    "Your current email stays in use until you open it.",
+                )
+                return redirect(request.path)
+        elif "cancel" in request.POST:
+            try:
+                intake.attendee_cancel(registration)
+                messages.success(request, "Your registration is cancelled.")
+            except IllegalTransition:
+                messages.error(
+                    request,
+                    "This registration cannot be cancelled here. Please write to the training "
+                    "administration.",
+                )
+            return redirect(request.path)
+        elif "resend" in request.POST:
+            if intake.resend_work_email_link(registration):
+                messages.success(request, f"We sent a new link to {registration.work_email}.")
+            return redirect(request.path)
+    offering = (
+        catalogue.public_offerings(registration.offering.course)
+        .filter(pk=registration.offering_id)
+        .first()
+    ) or registration.offering
+    return render(
+        request,
+        "registrations/manage.html",
+        {
+            "registration": registration,
+            "offering": offering,
+            "course": offering.course,
+            "next_step": NEXT_STEPS.get(registration.state, "").format(
+                work_email=registration.work_email
+            ),
+            "details_form": details_form,
+            "email_form": email_form,
+            "can_cancel": registration.state in intake.CANCELLABLE_BY_ATTENDEE,
+            "now": timezone.now(),
+        },
+        status=400 if request.method == "POST" else 200,
+    )
+
+
+@require_http_methods(["GET", "POST"])
+def request_link(request: HttpRequest) -> HttpResponse:
+    """Ask for a fresh manage link by email; answers the same whether or not the email is known."""
+    form = LinkRequestForm(request.POST or None)
+    if request.method == "POST":
+        if over_limit(request, "link", "RATELIMIT_LINK_REQUEST"):
+            return too_many_requests(request)
+        if form.is_valid():
+            intake.request_links(form.cleaned_data["email"])
+            return render(
+                request,
+                "registrations/link_sent.html",
+                {"email": form.cleaned_data["email"]},
+            )
+    return render(
+        request,
+        "registrations/request_link.html",
+        {"form": form},
+        status=400 if request.method == "POST" else 200,
+    )
+
+
+def policy(request: HttpRequest, slug: str) -> HttpResponse:
+    """The course terms or the privacy notice, as staff wrote them in the admin."""
+    page = get_object_or_404(PolicyPage, slug=slug)
+    return render(request, "registrations/policy.html", {"page": page})
