@@ -6,6 +6,8 @@ VENV := .venv
 PY := $(VENV)/bin/python
 LOCK := requirements.lock
 STAMP := $(VENV)/.installed-$(shell sha1sum $(LOCK) 2>/dev/null | cut -c1-12)
+# axe-core for the browser tests' accessibility checks, pinned in package-lock.json.
+NPM_STAMP := node_modules/.installed-$(shell sha1sum package-lock.json 2>/dev/null | cut -c1-12)
 
 # Test services: the machine's PostgreSQL and Redis unless overridden.
 TEST_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/citreg
@@ -31,6 +33,10 @@ $(STAMP): $(LOCK) | $(PY)
 
 install: $(STAMP)
 
+$(NPM_STAMP): package-lock.json
+	npm ci --no-audit --no-fund
+	touch $(NPM_STAMP)
+
 lock: | $(PY)
 	$(PY) -m pip install --quiet pip-tools
 	$(VENV)/bin/pip-compile --quiet --extra dev --generate-hashes --allow-unsafe --strip-extras \
@@ -47,7 +53,7 @@ run: demo-data
 	@echo "Serving http://127.0.0.1:8000 — stop everything with Ctrl-C"
 	$(VENV)/bin/honcho --procfile Procfile.dev start
 
-test: install
+test: install $(NPM_STAMP)
 	DATABASE_URL=$(TEST_DATABASE_URL) REDIS_URL=$(TEST_REDIS_URL) \
 		$(VENV)/bin/pytest $(PYTEST_ARGS)
 
