@@ -13,13 +13,14 @@ NPM_STAMP := node_modules/.installed-$(shell sha1sum package-lock.json 2>/dev/nu
 TEST_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/citreg
 TEST_REDIS_URL ?= redis://127.0.0.1:6379/15
 
-.PHONY: help run test install lock lint format check-deploy demo-data clean
+.PHONY: help run test install lock lint format check-deploy demo-data screenshots clean
 
 help:
 	@echo "make run    - install, migrate, load the published schedule and serve http://127.0.0.1:8000"
 	@echo "make test   - run the test suite against the local PostgreSQL and Redis"
 	@echo "make lock   - re-resolve requirements.lock from pyproject.toml"
 	@echo "make lint   - ruff check + format check, migrations check"
+	@echo "make screenshots - regenerate the README's screenshots in docs/screenshots/"
 
 $(PY):
 	@python=$$(devtools/find_python.sh) || exit 1; \
@@ -61,6 +62,9 @@ lint: install
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(PY) manage.py makemigrations --check --dry-run
+
+screenshots: install
+	$(PY) devtools/screenshots.py
 
 format: install
 	$(VENV)/bin/ruff check --fix .
