@@ -18,6 +18,8 @@ sys.path.insert(0, str(ROOT))
 OUT = ROOT / "docs" / "screenshots"
 COURSE_URL = "/courses/cit-support-training-911/"
 TIME_ZONE = "America/New_York"
+# Bootstrap scrolls smoothly; a screenshot taken mid-scroll would show the wrong part.
+SCROLL_TO_TOP = "el => el.scrollIntoView({behavior: 'instant'})"
 
 
 def main() -> None:
@@ -64,7 +66,7 @@ def main() -> None:
                     page = new_page(browser, base_url, viewport=viewport, timezone_id=TIME_ZONE)
                     page.goto(COURSE_URL)
                     if scroll_to:
-                        page.locator(scroll_to).evaluate("el => el.scrollIntoView({behavior: 'instant'})")
+                        page.locator(scroll_to).evaluate(SCROLL_TO_TOP)
                     page.screenshot(path=OUT / name)
                     page.context.close()
                     print(OUT.relative_to(ROOT) / name)
