@@ -1,13 +1,13 @@
 """``static/js/localtime.js``: each class time in Mountain Time, with the visitor's own time
 beside it when their device is in another zone."""
 
-from datetime import date
+from datetime import timedelta
 
 import pytest
 from playwright.sync_api import Page
 
 from tests.browser.harness import assert_no_script_errors
-from tests.factories import make_offering
+from tests.factories import make_offering, next_date
 
 pytestmark = pytest.mark.browser
 
@@ -20,14 +20,14 @@ def session_texts(page: Page) -> list[str]:
 
 @pytest.fixture
 def january_evening(course):
-    """An evening class in January 2027 (MST): 4:00–8:00 pm MT."""
-    return make_offering(course, date(2027, 1, 14), evening=True)
+    """An evening class next January (MST): 4:00–8:00 pm MT."""
+    return make_offering(course, next_date(1, 14), evening=True)
 
 
 @pytest.fixture
 def july_day(course):
-    """A day class in July 2027 (MDT): 9:00 am–1:00 pm MT."""
-    return make_offering(course, date(2027, 7, 15))
+    """A day class next July (MDT): 9:00 am–1:00 pm MT."""
+    return make_offering(course, next_date(7, 15))
 
 
 @pytest.mark.parametrize("where", ["course page", "offering page"])
@@ -83,9 +83,11 @@ def test_without_javascript_only_mountain_time_is_shown(open_page, january_eveni
 
 
 def test_a_class_on_another_day_for_the_visitor_names_the_day(open_page, january_evening):
-    # 4:00 pm MST on Thursday, January 14 is 8:00 am on Friday, January 15 in Tokyo.
+    # 4:00 pm MST on January 14 is 8:00 am on January 15 in Tokyo.
     page = open_page(january_evening.get_absolute_url(), timezone_id="Asia/Tokyo")
+    days = [january_evening.starts_on + timedelta(days=n) for n in (1, 2)]
     assert session_texts(page) == [
-        "4:00 pm \u2013 8:00 pm MST (your time: Fri, Jan 15, 8:00 AM \u2013 12:00 PM GMT+9)",
-        "4:00 pm \u2013 8:00 pm MST (your time: Sat, Jan 16, 8:00 AM \u2013 12:00 PM GMT+9)",
+        f"4:00 pm \u2013 8:00 pm MST (your time: {day:%a, %b} {day.day}, "
+        "8:00 AM \u2013 12:00 PM GMT+9)"
+        for day in days
     ]
