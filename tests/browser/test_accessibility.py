@@ -59,3 +59,18 @@ def test_skip_link_is_the_first_tab_stop_and_jumps_to_the_content(open_page, off
     first_class = page.locator("main .offering a").first  # the header's links are skipped
     expect(first_class).to_be_focused()
     assert first_class.evaluate("el => getComputedStyle(el).outlineStyle") == "solid"
+
+
+@pytest.mark.parametrize("viewport", ["desktop", "phone"])
+@pytest.mark.parametrize(
+    ("path", "status", "heading"),
+    [("/", 200, "Courses"), ("/courses/no-such-course/", 404, "Page not found")],
+)
+def test_course_list_and_not_found_pages_pass_axe(
+    open_page, course, path, status, heading, viewport
+):
+    page = open_page(path, viewport=viewport, status=status)
+    expect(page.get_by_role("heading", level=1)).to_have_text(heading)
+    assert_accessible(page, impacts=STRICT)
+    assert_local_only(page)
+    assert page.evaluate("document.documentElement.scrollWidth") <= VIEWPORTS[viewport]["width"]
