@@ -6,18 +6,21 @@ VENV := .venv
 PY := $(VENV)/bin/python
 LOCK := requirements.lock
 STAMP := $(VENV)/.installed-$(shell sha1sum $(LOCK) 2>/dev/null | cut -c1-12)
+# axe-core for the browser tests' accessibility checks, pinned in package-lock.json.
+NPM_STAMP := node_modules/.installed-$(shell sha1sum package-lock.json 2>/dev/null | cut -c1-12)
 
 # Test services: the machine's PostgreSQL and Redis unless overridden.
 TEST_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/citreg
 TEST_REDIS_URL ?= redis://127.0.0.1:6379/15
 
-.PHONY: help run test install lock lint format check-deploy demo-data clean
+.PHONY: help run test install lock lint format check-deploy demo-data screenshots clean
 
 help:
 	@echo "make run    - install, migrate, load the published schedule and serve http://127.0.0.1:8000"
 	@echo "make test   - run the test suite against the local PostgreSQL and Redis"
 	@echo "make lock   - re-resolve requirements.lock from pyproject.toml"
 	@echo "make lint   - ruff check + format check, migrations check"
+	@echo "make screenshots - regenerate the README's screenshots in docs/screenshots/"
 
 $(PY):
 	@python=$$(devtools/find_python.sh) || exit 1; \
@@ -30,6 +33,10 @@ $(STAMP): $(LOCK) | $(PY)
 	touch $(STAMP)
 
 install: $(STAMP)
+
+$(NPM_STAMP): package-lock.json
+	npm ci --no-audit --no-fund
+	touch $(NPM_STAMP)
 
 lock: | $(PY)
 	$(PY) -m pip install --quiet pip-tools
@@ -47,7 +54,7 @@ run: demo-data
 	@echo "Serving http://127.0.0.1:8000 — stop everything with Ctrl-C"
 	$(VENV)/bin/honcho --procfile Procfile.dev start
 
-test: install
+test: install $(NPM_STAMP)
 	DATABASE_URL=$(TEST_DATABASE_URL) REDIS_URL=$(TEST_REDIS_URL) \
 		$(VENV)/bin/pytest $(PYTEST_ARGS)
 
@@ -55,6 +62,9 @@ lint: install
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(PY) manage.py makemigrations --check --dry-run
+
+screenshots: install
+	$(PY) devtools/screenshots.py
 
 format: install
 	$(VENV)/bin/ruff check --fix .

@@ -11,6 +11,9 @@ REPO = Path(__file__).resolve().parent.parent
 SCHEDULES = REPO / "courses" / "schedules"
 SHARED_DATA = REPO.parent / "shared" / "data"
 
+# Real-browser fixtures (``open_page``, ``browser``) and the failure-artifact hook.
+pytest_plugins = ["tests.browser.plugin"]
+
 
 @pytest.fixture
 def schedule_2024() -> Path:

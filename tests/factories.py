@@ -23,6 +23,17 @@ class CourseFactory(factory.django.DjangoModelFactory):
     participation_requirements = "Camera and microphone on."
 
 
+def next_date(month: int, day: int, *, after: date | None = None) -> date:
+    """The first ``month``/``day`` at least 30 days after ``after`` (default: today).
+
+    For live-server browser tests, which run on the real clock: a class "next January" stays in
+    standard time and a class "next July" in daylight time whatever year the tests run in.
+    """
+    earliest = (after or date.today()) + timedelta(days=30)
+    candidate = date(earliest.year, month, day)
+    return candidate if candidate >= earliest else date(earliest.year + 1, month, day)
+
+
 def two_day_times(first_day: date, start: time = time(9), hours: int = 4) -> list[SessionTimes]:
     """Two sessions at ``start`` (America/Denver wall clock) on ``first_day`` and the next day."""
     return [

@@ -36,7 +36,8 @@
     var local = document.createElement("span");
     local.className = "local-time";
     local.setAttribute("data-zone", viewerZone);
-    local.textContent = " (your time: " + startText + " \u2013 " + format(end, viewerZone, withZone) + ")";
+    local.textContent = "(your time: " + startText + " \u2013 " + format(end, viewerZone, withZone) + ")";
+    node.appendChild(document.createTextNode(" "));
     node.appendChild(local);
   });
 })();

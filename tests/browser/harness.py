@@ -1,0 +1,161 @@
+"""Real-browser helpers shared by the pytest plugin (``tests.browser.plugin``) and
+``devtools/screenshots.py``: how Chromium is launched, the two viewports, and the checks a browser
+test makes on a page (axe accessibility, nothing loaded from another origin, no script errors).
+
+Browser tests use Debian's Chromium at ``/usr/bin/chromium`` (``apt-get install -y chromium``);
+Playwright's own browser download is not used.
+"""
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from urllib.parse import urlsplit
+from weakref import WeakKeyDictionary
+
+from playwright.sync_api import Browser, BrowserContext, Page, Playwright
+
+REPO = Path(__file__).resolve().parents[2]
+CHROMIUM = Path(os.environ.get("CITREG_CHROMIUM", "/usr/bin/chromium"))
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+VIEWPORTS = {
+    "desktop": {"width": 1280, "height": 900},
+    "phone": {"width": 390, "height": 844},
+}
+AXE_SCRIPT = REPO / "node_modules" / "axe-core" / "axe.min.js"
+BLOCKING_IMPACTS = ("serious", "critical")
+INSTALL_HINT = "apt-get update && apt-get install -y chromium"
+
+
+def launch_chromium(playwright: Playwright) -> Browser:
+    """Start Debian's headless Chromium with the project's flags.
+
+    Raises ``FileNotFoundError`` with the install command when ``/usr/bin/chromium`` is missing.
+    """
+    if not CHROMIUM.exists():
+        raise FileNotFoundError(f"{CHROMIUM} is missing; install it with: {INSTALL_HINT}")
+    return playwright.chromium.launch(
+        executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS
+    )
+
+
+@dataclass
+class PageLog:
+    """What a page did that tests may want to assert on afterwards."""
+
+    origin: str
+    offsite_requests: list[str] = field(default_factory=list)
+    script_errors: list[str] = field(default_factory=list)
+
+
+_LOGS: WeakKeyDictionary[Page, PageLog] = WeakKeyDictionary()
+
+
+def _origin(url: str) -> str:
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc}"
+
+
+def is_local(url: str, origin: str) -> bool:
+    """Whether ``url`` is served by ``origin`` (or is inline: ``data:``, ``blob:``, ``about:``)."""
+    return url.startswith(("data:", "blob:", "about:")) or _origin(url) == origin
+
+
+def new_page(
+    browser: Browser,
+    base_url: str,
+    *,
+    viewport: str = "desktop",
+    timezone_id: str = "America/Denver",
+    locale: str = "en-US",
+    javascript: bool = True,
+    timeout_ms: float = 10_000,
+) -> Page:
+    """Open a page in a fresh browser context set up like a visitor's device.
+
+    ``viewport`` is ``"desktop"`` (1280×900) or ``"phone"`` (390×844, touch, mobile). Requests to
+    any origin other than ``base_url``'s are aborted and recorded (see ``page_log``), as are
+    uncaught script errors. Close the page's context (``page.context.close()``) when done.
+    """
+    origin = _origin(base_url)
+    context: BrowserContext = browser.new_context(
+        base_url=base_url,
+        viewport=VIEWPORTS[viewport],
+        is_mobile=viewport == "phone",
+        has_touch=viewport == "phone",
+        timezone_id=timezone_id,
+        locale=locale,
+        java_script_enabled=javascript,
+    )
+    context.set_default_timeout(timeout_ms)
+    page = context.new_page()
+    log = _LOGS[page] = PageLog(origin=origin)
+
+    def block_offsite(route) -> None:
+        log.offsite_requests.append(route.request.url)
+        route.abort()
+
+    context.route(lambda url: not is_local(url, origin), block_offsite)
+    page.on("pageerror", lambda error: log.script_errors.append(str(error)))
+    return page
+
+
+def page_log(page: Page) -> PageLog:
+    """The offsite requests and script errors recorded for a page made by ``new_page``."""
+    return _LOGS[page]
+
+
+def assert_local_only(page: Page) -> None:
+    """Fail if the page asked for anything from another origin (CDNs, fonts, analytics)."""
+    offsite = page_log(page).offsite_requests
+    assert not offsite, "page loaded from another origin:\n" + "\n".join(offsite)
+
+
+def assert_no_script_errors(page: Page) -> None:
+    """Fail if a script on the page threw an uncaught error."""
+    errors = page_log(page).script_errors
+    assert not errors, "script errors on the page:\n" + "\n".join(errors)
+
+
+def axe_violations(page: Page, impacts: tuple[str, ...] = BLOCKING_IMPACTS) -> list[dict]:
+    """Run axe-core (from ``node_modules``, installed by ``npm ci``) on the page as it is now.
+
+    Returns axe's violation objects whose impact is in ``impacts``.
+    """
+    if not AXE_SCRIPT.exists():
+        raise FileNotFoundError(f"{AXE_SCRIPT} is missing: run `npm ci` (`make test` does)")
+    if not page.evaluate("() => typeof window.axe === 'object'"):
+        page.add_script_tag(path=AXE_SCRIPT)
+    results = page.evaluate("() => axe.run(document, {resultTypes: ['violations']})")
+    return [v for v in results["violations"] if v["impact"] in impacts]
+
+
+def describe_violations(violations: list[dict]) -> str:
+    """axe violations as readable lines: rule id, impact, help text and link, each element."""
+    lines = []
+    for violation in violations:
+        lines.append(
+            f"{violation['id']} ({violation['impact']}): {violation['help']} "
+            f"<{violation['helpUrl']}>"
+        )
+        for node in violation["nodes"]:
+            target = " ".join(str(part) for part in node["target"])
+            summary = " ".join(node.get("failureSummary", "").split())
+            lines.append(f"  - {target}: {summary}")
+    return "\n".join(lines)
+
+
+def assert_accessible(page: Page, impacts: tuple[str, ...] = BLOCKING_IMPACTS) -> None:
+    """Fail on any axe-core violation of the given impacts (default: serious and critical)."""
+    violations = axe_violations(page, impacts)
+    assert not violations, f"axe found violations on {page.url}:\n" + describe_violations(
+        violations
+    )
