@@ -68,7 +68,7 @@ class StandinServer:
     def start(self) -> None:
         """Serve, deliver webhooks and check expiries in daemon threads."""
         self.dispatcher.start()
-        for target, name in ((self.httpd.serve_forever, "http"), (self._tick, "ticker")):
+        for target, name in ((self._serve, "http"), (self._tick, "ticker")):
             thread = threading.Thread(target=target, name=f"stripe-standin-{name}", daemon=True)
             thread.start()
             self._threads.append(thread)
@@ -102,6 +102,9 @@ class StandinServer:
             self.store.reset()
             self.dispatcher.reset()
             self.clock.reset()
+
+    def _serve(self) -> None:
+        self.httpd.serve_forever(poll_interval=0.1)
 
     def _tick(self) -> None:
         while not self._stop.wait(self.config.tick):
