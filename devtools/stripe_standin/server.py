@@ -323,7 +323,7 @@ class _Handler(BaseHTTPRequestHandler):
             obj = self._call(route, params, request_id, key)
         except StripeError as error:
             with store.lock:
-                if error.saved:
+                if error.saved and key in store.idempotency:
                     store.idempotency[key].update(status=error.status, body=error.body())
                 else:
                     store.idempotency.pop(key, None)

@@ -622,7 +622,15 @@ class Store:
             charge_id = _string(params, "charge")
             if charge_id not in self.charges:
                 raise no_such("charge", charge_id, "charge")
-            return self.charges[charge_id]
+            charge = self.charges[charge_id]
+            if charge["status"] != "succeeded":
+                raise StripeError(
+                    400,
+                    f"Charge {charge_id} has not succeeded (status {charge['status']!r}).",
+                    param="charge",
+                    saved=True,
+                )
+            return charge
         raise StripeError(
             400,
             "One of the following params should be provided for this request: payment_intent "

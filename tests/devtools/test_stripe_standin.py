@@ -216,6 +216,9 @@ def test_retrieve_returns_the_session_and_an_unknown_id_is_resource_missing(clie
     created = client.v1.checkout.sessions.create(params=session_params())
 
     assert client.v1.checkout.sessions.retrieve(created.id).to_dict() == created.to_dict()
+    expanded = client.v1.checkout.sessions.retrieve(created.id, params={"expand": ["line_items"]})
+    item = expanded.line_items.data[0]
+    assert (item.quantity, item.price.unit_amount, item.amount_total) == (1, 12500, 12500)
     with pytest.raises(stripe.InvalidRequestError) as refused:
         client.v1.checkout.sessions.retrieve("cs_test_nope")
     assert refused.value.http_status == 404
@@ -454,10 +457,19 @@ def test_refunds_partial_then_the_rest_and_refuse_more(client, receiver):
     assert again.value.code == "charge_already_refunded"
 
 
-def test_refunding_an_unpaid_or_unknown_payment_intent_is_refused(client):
+def test_refunding_an_unpaid_or_unknown_payment_intent_is_refused(client, receiver):
     with pytest.raises(stripe.InvalidRequestError) as unknown:
         client.v1.refunds.create(params={"payment_intent": "pi_nope"})
     assert (unknown.value.http_status, unknown.value.code) == (404, "resource_missing")
+
+    session = client.v1.checkout.sessions.create(params=session_params())
+    pay(session, "delayed", delayed_outcome="failed")
+    wait_for(lambda: receiver.events("checkout.session.async_payment_failed"))
+    intent = client.v1.checkout.sessions.retrieve(session.id).payment_intent
+    with pytest.raises(stripe.InvalidRequestError) as unpaid:
+        client.v1.refunds.create(params={"payment_intent": intent})
+    assert unpaid.value.param == "payment_intent"
+    assert "does not have a successful charge" in unpaid.value.user_message
 
 
 # ----------------------------------------------------------------- webhooks
