@@ -319,6 +319,31 @@ def test_invalid_session_parameters_are_refused_naming_the_param(client, change,
     assert refused.value.error.type == "invalid_request_error"
 
 
+def free_item(cents: int) -> list[dict[str, Any]]:
+    return [
+        {
+            "price_data": {"currency": "usd", "unit_amount": cents, "product_data": {"name": "x"}},
+            "quantity": 1,
+        }
+    ]
+
+
+def test_a_zero_total_needs_no_payment_and_a_tiny_one_is_refused(client, receiver):
+    with pytest.raises(stripe.InvalidRequestError) as refused:
+        client.v1.checkout.sessions.create(params=session_params(line_items=free_item(30)))
+    assert "at least $0.50" in refused.value.user_message
+
+    session = client.v1.checkout.sessions.create(params=session_params(line_items=free_item(0)))
+    assert pay(session)[0] == 303
+
+    done = client.v1.checkout.sessions.retrieve(session.id)
+    assert (done.status, done.payment_status, done.payment_intent) == (
+        "complete",
+        "no_payment_required",
+        None,
+    )
+
+
 def test_expire_sends_checkout_session_expired_and_only_open_sessions_expire(client, receiver):
     session = client.v1.checkout.sessions.create(params=session_params())
 
