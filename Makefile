@@ -17,6 +17,7 @@ TEST_REDIS_URL ?= redis://127.0.0.1:6379/15
 
 help:
 	@echo "make run    - install, migrate, load the published schedule and serve http://127.0.0.1:8000"
+	@echo "              (with the local Stripe stand-in on :12111 unless STRIPE_SECRET_KEY is set)"
 	@echo "make test   - run the test suite against the local PostgreSQL and Redis"
 	@echo "make lock   - re-resolve requirements.lock from pyproject.toml"
 	@echo "make lint   - ruff check + format check, migrations check"
@@ -52,7 +53,9 @@ demo-data: install
 run: demo-data
 	$(PY) manage.py collectstatic --no-input --verbosity 0
 	@echo "Serving http://127.0.0.1:8000 — stop everything with Ctrl-C"
-	$(VENV)/bin/honcho --procfile Procfile.dev start
+	@# Stripe: the local stand-in unless STRIPE_SECRET_KEY is set (devtools/stripe_env.sh).
+	@honcho_args=$$(devtools/stripe_env.sh) && \
+		$(VENV)/bin/honcho --procfile Procfile.dev $$honcho_args
 
 test: install $(NPM_STAMP)
 	DATABASE_URL=$(TEST_DATABASE_URL) REDIS_URL=$(TEST_REDIS_URL) \
