@@ -14,10 +14,13 @@ _TIME_ZONES = frozenset(available_timezones())
 
 
 class StrippedEmailField(forms.EmailField):
-    """An email field that also removes pasted whitespace inside the value's ends."""
+    """An email field that strips pasted whitespace and lower-cases the domain (domains are
+    case-insensitive; the local part is kept as typed, RFC 5321 §2.4)."""
 
     def to_python(self, value: str | None) -> str:
-        return super().to_python((value or "").strip())
+        value = super().to_python((value or "").strip())
+        local, at, domain = value.rpartition("@")
+        return f"{local}{at}{domain.lower()}" if at else value
 
 
 class RegistrationForm(forms.ModelForm):

@@ -85,13 +85,18 @@ def supervisor_url(registration: Registration) -> str:
     return _absolute("registrations:supervisor-confirm", token)
 
 
-def manage_url(registration: Registration) -> str:
-    """Absolute URL of the attendee's manage page; valid until 30 days after the offering ends
-    (or 30 days from now if the offering has no sessions yet)."""
+def manage_path(registration: Registration) -> str:
+    """Path of the attendee's manage page; valid until 30 days after the offering ends (or 30
+    days from now if the offering has no sessions yet)."""
     ends_at = registration.offering.ends_at()
     until = (ends_at.timestamp() if ends_at else time.time()) + MANAGE_LINK_GRACE.total_seconds()
     token = _make(MANAGE, registration, until=int(until))
-    return _absolute("registrations:manage", token)
+    return reverse("registrations:manage", kwargs={"token": token})
+
+
+def manage_url(registration: Registration) -> str:
+    """Absolute URL of the attendee's manage page (for emails); see ``manage_path``."""
+    return f"{settings.SITE_URL}{manage_path(registration)}"
 
 
 def read_link(purpose: str, token: str) -> LinkTarget:

@@ -116,7 +116,7 @@ def confirm_work_email(request: HttpRequest, token: str) -> HttpResponse:
         except IllegalTransition:
             pass
         messages.success(request, "Thank you: your work email is confirmed.")
-        return redirect(links.manage_url(registration))
+        return redirect(links.manage_path(registration))
     return render(
         request,
         "registrations/confirm_action.html",
@@ -170,7 +170,7 @@ def confirm_new_email(request: HttpRequest, token: str) -> HttpResponse:
     if request.method == "POST":
         registration = intake.email_change_confirm(registration)
         messages.success(request, f"Your course email is now {registration.email}.")
-        return redirect(links.manage_url(registration))
+        return redirect(links.manage_path(registration))
     return render(
         request,
         "registrations/confirm_action.html",

@@ -30,3 +30,18 @@ def course(db) -> Course:
     """The CIT course as shipped in the repository's fixture."""
     call_command("loaddata", "default_course", verbosity=0)
     return Course.objects.get(slug=Course.DEFAULT_SLUG)
+
+
+@pytest.fixture(autouse=True)
+def celery_eager():
+    """Run Celery tasks inline in the test process (emails land in ``mail.outbox``).
+
+    Tests of real delivery start a worker process instead and publish from other processes.
+    """
+    from citreg.celery_app import app
+
+    app.conf.task_always_eager = True
+    app.conf.task_eager_propagates = True
+    yield
+    app.conf.task_always_eager = False
+    app.conf.task_eager_propagates = False

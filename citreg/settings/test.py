@@ -10,3 +10,4 @@ PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 # Tests that need real delivery run a worker process with EMAIL_URL pointing at a local SMTP server.
 MAILERS = {"default": mailer_from_url(env("EMAIL_URL", default="memorymail://"))}  # noqa: F405
 LOGGING["root"]["level"] = "WARNING"  # noqa: F405
+RATELIMIT_ENABLE = False  # Tests that check the limits turn it on (and clear the cache).

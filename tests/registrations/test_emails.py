@@ -71,7 +71,7 @@ def test_same_row_sent_twice_sends_one_message():
 
 
 @pytest.mark.django_db(transaction=True)
-def test_two_workers_racing_on_one_row_send_one_message():
+def test_two_workers_racing_on_one_row_send_one_message(published):
     email = queue()
     barrier = threading.Barrier(2)
     outcomes: list[str] = []
