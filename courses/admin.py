@@ -4,6 +4,7 @@ Edits to an offering's sessions go through ``courses.scheduling.check_session_ti
 formset's ``clean``, so the admin and the importer enforce the same rules with the same messages.
 """
 
+from django import forms
 from django.contrib import admin
 from django.core.exceptions import ValidationError
 from django.db.models import Max, Min, QuerySet
@@ -49,6 +50,25 @@ class CourseAdmin(admin.ModelAdmin):
     @admin.display(description="Tuition", ordering="tuition_cents")
     def tuition_display(self, course: Course) -> str:
         return f"{course.tuition_cents / 100:,.2f} {course.currency.upper()}".replace(".00 ", " ")
+
+
+class OfferingAdminForm(forms.ModelForm):
+    """Refuses to cancel a class that still has active registrations: until a cancel-offering
+    action exists (moving or refunding each attendee), staff must handle them first."""
+
+    def clean_status(self) -> str:
+        status = self.cleaned_data["status"]
+        offering = self.instance
+        if status == Offering.Status.CANCELLED and offering.pk:
+            active = offering.registrations.exclude(
+                state__in=["rejected", "cancelled", "refunded"]
+            ).count()
+            if active:
+                raise ValidationError(
+                    f"This class has {active} active registration(s). Cancel or refund them "
+                    "(Registrations → select → Cancel and refund) before cancelling the class."
+                )
+        return status
 
 
 class SessionInlineFormSet(BaseInlineFormSet):
@@ -158,6 +178,7 @@ class OfferingAdmin(admin.ModelAdmin):
         return initial
 
     def get_form(self, request: HttpRequest, obj: Offering | None = None, **kwargs: object):
+        kwargs.setdefault("form", OfferingAdminForm)
         form = super().get_form(request, obj, **kwargs)
         closes = form.base_fields.get("registration_closes_at")
         if closes is not None:

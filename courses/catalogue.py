@@ -11,15 +11,19 @@ from .models import Course, Offering, Session
 PUBLIC_STATUSES = (Offering.Status.PUBLISHED, Offering.Status.CANCELLED)
 
 
-def public_offerings(course: Course) -> QuerySet[Offering]:
+def public_offerings(course: Course, now: datetime | None = None) -> QuerySet[Offering]:
     """Offerings visitors may see (published or cancelled, not drafts), each annotated with
-    ``first_start`` and ``last_end`` (aware datetimes) and with sessions prefetched."""
-    return (
+    ``first_start`` and ``last_end`` (aware datetimes) and ``seats_taken`` (int, counted by the
+    seat rule in ``registrations.booking``), with sessions prefetched."""
+    from registrations.booking import with_seats_taken
+
+    queryset = (
         Offering.objects.filter(course=course, status__in=PUBLIC_STATUSES)
         .annotate(first_start=Min("sessions__starts_at"), last_end=Max("sessions__ends_at"))
         .prefetch_related(Prefetch("sessions", queryset=Session.objects.order_by("starts_at")))
         .select_related("course")
     )
+    return with_seats_taken(queryset, now)
 
 
 def course_listing(course: Course, now: datetime | None = None) -> dict[str, list[Offering]]:
@@ -29,7 +33,7 @@ def course_listing(course: Course, now: datetime | None = None) -> dict[str, lis
     Two queries for offerings plus two for their sessions, whatever their number.
     """
     now = now or timezone.now()
-    offerings = public_offerings(course)
+    offerings = public_offerings(course, now)
     return {
         "upcoming": list(offerings.filter(last_end__gt=now).order_by("first_start")),
         "past": list(

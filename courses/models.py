@@ -175,6 +175,12 @@ class Offering(models.Model):
         last = sessions[-1].starts_at.astimezone(self.zone).date()
         return date_range_label(first, last)
 
+    @property
+    def seats_left(self) -> int | None:
+        """Free seats, when the query annotated ``seats_taken`` (``courses.catalogue``)."""
+        taken = getattr(self, "seats_taken", None)
+        return None if taken is None else max(self.capacity - taken, 0)
+
     def ends_at(self) -> datetime | None:
         sessions = self.session_list
         return sessions[-1].ends_at if sessions else None

@@ -1,23 +1,30 @@
 """Admin: registrations (with history), the eligibility review queue, agency domains, policy
 pages, and the outbound email log. Admin actions call the services; they hold no rules."""
 
+import csv
+
 from django.contrib import admin, messages
 from django.core.exceptions import ValidationError
 from django.db.models import QuerySet
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
 from django.template.response import TemplateResponse
 
-from . import eligibility, emails
-from .forms import RejectForm
+from . import cancellation, eligibility, emails, refunds
+from .forms import RefundForm, RejectForm
 from .models import (
     AgencyDomain,
     OutboundEmail,
+    Payment,
     PolicyPage,
+    Refund,
+    RefundPolicy,
     Registration,
     RegistrationEvent,
     RegistrationUnderReview,
+    WebhookEvent,
 )
-from .transitions import IllegalTransition
+from .payments import PaymentProviderError
+from .transitions import Actor, IllegalTransition
 
 ACCESSIBILITY_PERMISSION = "registrations.view_accessibility_needs"
 
@@ -46,6 +53,20 @@ class OutboundEmailInline(admin.TabularInline):
         return False
 
 
+class PaymentInline(admin.TabularInline):
+    model = Payment
+    extra = 0
+    can_delete = False
+    fields = [
+        "created_at", "status", "amount_cents", "amount_refunded_cents", "paid_at",
+        "stripe_checkout_session_id", "stripe_payment_intent_id",
+    ]  # fmt: skip
+    readonly_fields = fields
+
+    def has_add_permission(self, request: HttpRequest, obj: object = None) -> bool:
+        return False
+
+
 PERSON_FIELDS = ["first_name", "last_name", "email", "pending_email", "phone", "role", "time_zone"]
 EMPLOYMENT_FIELDS = [
     "employer_name", "employer_city", "employer_state", "work_email", "work_email_confirmed_at",
@@ -63,11 +84,14 @@ class RegistrationAdminBase(admin.ModelAdmin):
     ]  # fmt: skip
     list_select_related = ["offering__course"]
     search_fields = ["first_name", "last_name", "email", "work_email", "employer_name"]
-    inlines = [RegistrationEventInline, OutboundEmailInline]
-    actions = ["approve", "approve_and_list_domain", "reject"]
+    inlines = [PaymentInline, RegistrationEventInline, OutboundEmailInline]
+    actions = ["approve", "approve_and_list_domain", "reject", "cancel_and_refund", "refund_only"]
 
     def get_fieldsets(self, request: HttpRequest, obj: Registration | None = None) -> list:
-        taking_part = ["offering", "state", "created_at", "updated_at"]
+        taking_part = [
+            "offering", "state", "needs_attention", "attention_reason", "hold_expires_at",
+            "waitlisted_at", "created_at", "updated_at",
+        ]  # fmt: skip
         if request.user.has_perm(ACCESSIBILITY_PERMISSION):
             taking_part.append("accessibility_needs")
         return [
@@ -78,7 +102,8 @@ class RegistrationAdminBase(admin.ModelAdmin):
 
     def get_readonly_fields(self, request: HttpRequest, obj: Registration | None = None) -> list:
         return ["offering", "state", "created_at", "updated_at", "accessibility_needs",
-                "pending_email", "time_zone", *EMPLOYMENT_FIELDS]  # fmt: skip
+                "pending_email", "time_zone", "hold_expires_at", "waitlisted_at",
+                *EMPLOYMENT_FIELDS]  # fmt: skip
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False  # Registrations come through the public form.
@@ -141,10 +166,92 @@ class RegistrationAdminBase(admin.ModelAdmin):
             },
         )
 
+    def _refund_form(self, request, queryset, action: str, title: str, help_text: str):
+        form = RefundForm(request.POST if "apply" in request.POST else None)
+        if form.is_valid():
+            return form
+        return TemplateResponse(
+            request,
+            "admin/registrations/refund.html",
+            {
+                **self.admin_site.each_context(request),
+                "title": title,
+                "help_text": help_text,
+                "registrations": queryset,
+                "form": form,
+                "action": action,
+                "action_checkbox_name": admin.helpers.ACTION_CHECKBOX_NAME,
+                "opts": self.model._meta,
+            },
+        )
+
+    @admin.action(description="Cancel and refund…", permissions=["change"])
+    def cancel_and_refund(self, request: HttpRequest, queryset: QuerySet):
+        form = self._refund_form(
+            request, queryset, "cancel_and_refund", "Cancel and refund",
+            "Cancels each registration and frees its seat. Leave the amount blank to refund "
+            "everything that is left; a registration refunded in full ends as refunded, else "
+            "as cancelled.",
+        )  # fmt: skip
+        if not isinstance(form, RefundForm):
+            return form
+        for registration in queryset:
+            try:
+                cancellation.registration_cancel(
+                    registration,
+                    actor=Actor.staff(request.user),
+                    reason=form.cleaned_data["reason"],
+                    refund_cents=form.cleaned_data["amount_cents"],
+                )
+                self.message_user(request, f"{registration.full_name}: cancelled.")
+            except (IllegalTransition, ValueError) as exc:
+                self.message_user(request, f"{registration.full_name}: {exc}", messages.ERROR)
+            except PaymentProviderError as exc:
+                self.message_user(
+                    request,
+                    f"{registration.full_name}: nothing changed. {exc.message}",
+                    messages.ERROR,
+                )
+        return None
+
+    @admin.action(description="Refund part of the payment (keep the seat)…", permissions=["change"])
+    def refund_only(self, request: HttpRequest, queryset: QuerySet):
+        form = self._refund_form(
+            request, queryset, "refund_only", "Refund (keep the seat)",
+            "Refunds the amount below and keeps the registration and its seat. Refunding "
+            "the whole amount ends the registration as refunded.",
+        )  # fmt: skip
+        if not isinstance(form, RefundForm):
+            return form
+        for registration in queryset:
+            payment = cancellation.paid_payment(registration)
+            if payment is None:
+                self.message_user(request, f"{registration.full_name}: no paid payment.",
+                                  messages.ERROR)  # fmt: skip
+                continue
+            amount = form.cleaned_data["amount_cents"] or payment.refundable_cents
+            try:
+                refund = refunds.refund_request(
+                    payment=payment, amount_cents=amount, reason=form.cleaned_data["reason"],
+                    staff_user=request.user,
+                )  # fmt: skip
+                refunds.refund_execute(refund.pk)
+                self.message_user(
+                    request, f"{registration.full_name}: refunded ${amount / 100:.2f}."
+                )
+            except ValueError as exc:
+                self.message_user(request, f"{registration.full_name}: {exc}", messages.ERROR)
+            except PaymentProviderError as exc:
+                self.message_user(
+                    request, f"{registration.full_name}: nothing changed. {exc.message}",
+                    messages.ERROR,
+                )  # fmt: skip
+        return None
+
 
 @admin.register(Registration)
 class RegistrationAdmin(RegistrationAdminBase):
-    list_filter = ["state", "offering__course", "offering"]
+    list_filter = ["needs_attention", "state", "offering__course", "offering"]
     date_hierarchy = "created_at"
 
 
@@ -200,3 +307,100 @@ class OutboundEmailAdmin(admin.ModelAdmin):
             self.message_user(
                 request, f"{skipped} message(s) were not failed and were left alone.", messages.INFO
             )
+
+
+@admin.register(RefundPolicy)
+class RefundPolicyAdmin(admin.ModelAdmin):
+    list_display = ["course", "full_refund_days", "partial_refund_percent", "partial_refund_days"]
+    readonly_fields = ["wording"]
+
+    @admin.display(description="As shown to attendees")
+    def wording(self, policy: RefundPolicy) -> str:
+        return refunds.policy_text(policy) if policy.pk else "—"
+
+
+class _Echo:
+    def write(self, value: str) -> str:
+        return value
+
+
+PAYMENT_CSV_HEADER = [
+    "date (UTC)", "registration", "attendee", "email", "offering", "status", "amount",
+    "currency", "refunded", "stripe_checkout_session_id", "stripe_payment_intent_id",
+    "refund ids",
+]  # fmt: skip
+
+
+def payment_csv_rows(queryset: QuerySet[Payment]):
+    """Rows for finance: one per payment, amounts in dollars with two decimals."""
+    yield PAYMENT_CSV_HEADER
+    for payment in queryset.select_related("registration__offering__course").prefetch_related(
+        "refunds"
+    ):
+        registration = payment.registration
+        yield [
+            (payment.paid_at or payment.created_at).strftime("%Y-%m-%d %H:%M:%S"),
+            registration.pk,
+            registration.full_name,
+            registration.email,
+            str(registration.offering),
+            payment.status,
+            f"{payment.amount_cents / 100:.2f}",
+            payment.currency.upper(),
+            f"{payment.amount_refunded_cents / 100:.2f}",
+            payment.stripe_checkout_session_id or "",
+            payment.stripe_payment_intent_id,
+            " ".join(r.stripe_refund_id or "" for r in payment.refunds.all()).strip(),
+        ]
+
+
+class RefundInline(admin.TabularInline):
+    model = Refund
+    extra = 0
+    can_delete = False
+    fields = ["created_at", "amount_cents", "status", "automatic", "created_by", "reason",
+              "stripe_refund_id", "error"]  # fmt: skip
+    readonly_fields = fields
+
+    def has_add_permission(self, request: HttpRequest, obj: object = None) -> bool:
+        return False
+
+
+@admin.register(Payment)
+class PaymentAdmin(admin.ModelAdmin):
+    list_display = ["created_at", "registration", "status", "amount_cents",
+                    "amount_refunded_cents", "stripe_checkout_session_id"]  # fmt: skip
+    list_filter = ["status"]
+    search_fields = ["stripe_checkout_session_id", "stripe_payment_intent_id",
+                     "registration__email", "registration__last_name"]  # fmt: skip
+    list_select_related = ["registration__offering__course"]
+    readonly_fields = [f.name for f in Payment._meta.fields]
+    inlines = [RefundInline]
+    actions = ["export_csv"]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: object = None) -> bool:
+        return False
+
+    @admin.action(description="Export selected payments and refunds as CSV")
+    def export_csv(self, request: HttpRequest, queryset: QuerySet[Payment]):
+        writer = csv.writer(_Echo())
+        response = StreamingHttpResponse(
+            (writer.writerow(row) for row in payment_csv_rows(queryset)),
+            content_type="text/csv; charset=utf-8",
+        )
+        response["Content-Disposition"] = 'attachment; filename="citreg-payments.csv"'
+        return response
+
+
+@admin.register(WebhookEvent)
+class WebhookEventAdmin(admin.ModelAdmin):
+    list_display = ["received_at", "type", "stripe_event_id", "processed_at", "deliveries"]
+    list_filter = ["type"]
+    search_fields = ["stripe_event_id"]
+    readonly_fields = [f.name for f in WebhookEvent._meta.fields]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False

@@ -1,5 +1,6 @@
 """Forms for registering and for the attendee's manage page (django-crispy-forms, Bootstrap 5)."""
 
+from decimal import Decimal
 from zoneinfo import available_timezones
 
 from crispy_forms.helper import FormHelper
@@ -197,3 +198,19 @@ class RejectForm(forms.Form):
     """The reason staff give when rejecting (admin action)."""
 
     reason = forms.CharField(widget=forms.Textarea(attrs={"rows": 4}), label="Reason")
+
+
+class RefundForm(forms.Form):
+    """Staff refund (admin action): an amount in dollars (blank = everything left) and a reason."""
+
+    amount = forms.DecimalField(
+        required=False, min_value=Decimal("0.01"), decimal_places=2, max_digits=9,
+        label="Amount (USD)", help_text="Blank: everything that is left to refund.",
+    )  # fmt: skip
+    reason = forms.CharField(widget=forms.Textarea(attrs={"rows": 3}))
+
+    def clean(self) -> dict:
+        data = super().clean()
+        amount = data.get("amount")
+        data["amount_cents"] = int(amount * 100) if amount is not None else None
+        return data

@@ -9,7 +9,7 @@ from courses.models import Offering
 
 from . import notices
 from .models import Registration
-from .transitions import Actor, registration_note, registration_transition
+from .transitions import Actor, registration_note
 
 S = Registration.State
 
@@ -202,26 +202,11 @@ def email_change_confirm(registration: Registration) -> Registration:
     return registration
 
 
-CANCELLABLE_BY_ATTENDEE = (S.PENDING_EMAIL, S.PENDING_REVIEW, S.ELIGIBLE, S.WAITLISTED, S.EXPIRED)
-
-
 def attendee_cancel(registration: Registration) -> Registration:
-    """Cancel a registration that is not paid (attendee self-service); emails a confirmation.
+    """The attendee cancels from the manage page: unpaid at no cost, paid under the course's
+    refund policy (``registrations.cancellation``)."""
+    from .cancellation import registration_cancel
 
-    Returns the registration (unchanged when it was already cancelled).
-    Raises: IllegalTransition for paid or final registrations.
-    """
-    from .transitions import IllegalTransition
-
-    if registration.state not in (*CANCELLABLE_BY_ATTENDEE, S.CANCELLED):
-        raise IllegalTransition(registration.pk, registration.state, S.CANCELLED)
-    with transaction.atomic():
-        result = registration_transition(
-            registration_id=registration.pk,
-            to_state=S.CANCELLED,
-            actor=Actor.attendee(),
-            reason="Cancelled by the attendee.",
-        )
-        if result.changed:
-            notices.send_cancelled(result.registration)
-    return result.registration
+    return registration_cancel(
+        registration, actor=Actor.attendee(), reason="Cancelled by the attendee."
+    )

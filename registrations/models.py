@@ -93,6 +93,19 @@ class Registration(models.Model):
     time_zone = models.CharField(
         max_length=64, blank=True, help_text="The browser's IANA time zone when registering."
     )
+    hold_expires_at = models.DateTimeField(
+        null=True, blank=True, help_text="While held: when the seat is released unless paid."
+    )
+    hold_is_offer = models.BooleanField(
+        default=False, help_text="The hold is a waitlist offer (lapsing leaves the waitlist)."
+    )
+    waitlisted_at = models.DateTimeField(
+        null=True, blank=True, help_text="Place in the waitlist: first come, first offered."
+    )
+    needs_attention = models.BooleanField(
+        default=False, help_text="Something here needs a person: see the history."
+    )
+    attention_reason = models.TextField(blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -108,7 +121,11 @@ class Registration(models.Model):
                 "this class.",
             ),
         ]
-        indexes = [models.Index(fields=["state", "created_at"])]
+        indexes = [
+            models.Index(fields=["state", "created_at"]),
+            models.Index(fields=["offering", "state"]),
+            models.Index(fields=["state", "hold_expires_at"]),
+        ]
         permissions = [("view_accessibility_needs", "Can view attendees' accessibility needs")]
 
     def __str__(self) -> str:
@@ -121,6 +138,133 @@ class Registration(models.Model):
     @property
     def is_active(self) -> bool:
         return self.state not in self.INACTIVE_STATES
+
+
+class RefundPolicy(models.Model):
+    """A course's refund rules, the single source of what an attendee gets back on cancelling.
+
+    Full refund until ``full_refund_days`` days before the first session; then
+    ``partial_refund_percent`` percent until ``partial_refund_days`` days before; after that none.
+    The wording on the terms page is generated from these numbers (``registrations.refunds``).
+    """
+
+    course = models.OneToOneField(
+        "courses.Course", on_delete=models.CASCADE, related_name="refund_policy"
+    )
+    full_refund_days = models.PositiveSmallIntegerField(
+        default=14, help_text="Full refund when cancelling at least this many days before."
+    )
+    partial_refund_percent = models.PositiveSmallIntegerField(
+        default=50, help_text="Percent refunded after that (0 for none)."
+    )
+    partial_refund_days = models.PositiveSmallIntegerField(
+        default=3, help_text="The partial refund applies until this many days before."
+    )
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        verbose_name_plural = "refund policies"
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(partial_refund_percent__lte=100), name="refund_percent_at_most_100"
+            ),
+            models.CheckConstraint(
+                condition=Q(partial_refund_days__lte=models.F("full_refund_days")),
+                name="refund_partial_window_after_full",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"Refund policy for {self.course}"
+
+
+class Payment(models.Model):
+    """One Stripe Checkout Session for one seat hold, and what became of its money (cents)."""
+
+    class Status(models.TextChoices):
+        CREATING = "creating", "Creating checkout"
+        OPEN = "open", "Checkout open"
+        PROCESSING = "processing", "Payment processing"
+        PAID = "paid", "Paid"
+        FAILED = "failed", "Payment failed"
+        EXPIRED = "expired", "Checkout expired"
+
+    registration = models.ForeignKey(
+        Registration, on_delete=models.PROTECT, related_name="payments"
+    )
+    status = models.CharField(max_length=12, choices=Status.choices, default=Status.CREATING)
+    amount_cents = models.PositiveIntegerField()
+    currency = models.CharField(max_length=3, default="usd")
+    idempotency_key = models.CharField(max_length=100, unique=True)
+    stripe_checkout_session_id = models.CharField(
+        max_length=255, unique=True, null=True, blank=True
+    )
+    stripe_payment_intent_id = models.CharField(max_length=255, blank=True, db_index=True)
+    checkout_url = models.URLField(max_length=2000, blank=True)
+    expires_at = models.DateTimeField(null=True, blank=True)
+    paid_at = models.DateTimeField(null=True, blank=True)
+    amount_refunded_cents = models.PositiveIntegerField(default=0)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"{self.amount_cents / 100:.2f} {self.currency.upper()} ({self.status})"
+
+    @property
+    def refundable_cents(self) -> int:
+        return self.amount_cents - self.amount_refunded_cents if self.status == "paid" else 0
+
+
+class Refund(models.Model):
+    """Money sent back through Stripe for a payment (cents), with who asked and why."""
+
+    class Status(models.TextChoices):
+        PENDING = "pending", "Pending"
+        SUCCEEDED = "succeeded", "Succeeded"
+        FAILED = "failed", "Failed"
+
+    payment = models.ForeignKey(Payment, on_delete=models.PROTECT, related_name="refunds")
+    amount_cents = models.PositiveIntegerField()
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.PENDING)
+    reason = models.TextField(blank=True)
+    automatic = models.BooleanField(default=False, help_text="Issued by the system, not staff.")
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    idempotency_key = models.CharField(max_length=100, unique=True)
+    stripe_refund_id = models.CharField(max_length=255, unique=True, null=True, blank=True)
+    error = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        constraints = [
+            models.CheckConstraint(condition=Q(amount_cents__gt=0), name="refund_amount_gt_0"),
+        ]
+
+    def __str__(self) -> str:
+        return f"Refund {self.amount_cents / 100:.2f} ({self.status})"
+
+
+class WebhookEvent(models.Model):
+    """Each Stripe event, stored once by id; processing is idempotent and order-independent."""
+
+    stripe_event_id = models.CharField(max_length=255, unique=True)
+    type = models.CharField(max_length=100)
+    payload = models.JSONField()
+    received_at = models.DateTimeField(auto_now_add=True)
+    processed_at = models.DateTimeField(null=True, blank=True)
+    deliveries = models.PositiveIntegerField(default=1)
+
+    class Meta:
+        ordering = ["-received_at"]
+
+    def __str__(self) -> str:
+        return f"{self.type} {self.stripe_event_id}"
 
 
 class RegistrationEvent(models.Model):
@@ -196,6 +340,13 @@ class OutboundEmail(models.Model):
         REJECTED = "rejected", "Not eligible"
         MANAGE_LINK = "manage_link", "Manage link"
         CANCELLED = "cancelled", "Registration cancelled"
+        WAITLIST_JOINED = "waitlist_joined", "Joined the waitlist"
+        WAITLIST_OFFER = "waitlist_offer", "Waitlist seat offer"
+        WAITLIST_LEFT = "waitlist_left", "Left the waitlist"
+        PAYMENT_RECEIVED = "payment_received", "Payment received (confirmation)"
+        PAYMENT_FAILED = "payment_failed", "Payment failed"
+        REFUND_ISSUED = "refund_issued", "Refund issued"
+        STAFF_ALERT = "staff_alert", "Staff alert"
 
     kind = models.CharField(max_length=40, choices=Kind.choices)
     dedupe_key = models.CharField(max_length=200, unique=True)

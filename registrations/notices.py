@@ -128,3 +128,89 @@ def send_manage_link(registration: Registration) -> None:
 def send_cancelled(registration: Registration) -> None:
     """Confirm a cancellation (once)."""
     _queue(registration, Kind.CANCELLED, f"cancelled:{registration.pk}")
+
+
+def send_waitlist_joined(registration: Registration, position: int | None) -> None:
+    """Confirm a place on the waitlist, with the position and a leave link (once per joining)."""
+    _queue(
+        registration,
+        Kind.WAITLIST_JOINED,
+        f"waitlist-joined:{registration.pk}:{registration.waitlisted_at:%s}",
+        position=position or "",
+        leave_url=links.manage_url(registration) + "leave-waitlist/",
+    )
+
+
+def send_waitlist_offer(registration: Registration) -> None:
+    """A seat is free: the offer, when it ends, the checkout link and a leave link (once per
+    offer)."""
+    offering = registration.offering
+    _queue(
+        registration,
+        Kind.WAITLIST_OFFER,
+        f"waitlist-offer:{registration.pk}:{registration.hold_expires_at:%s}",
+        offer_ends=session_label(
+            registration.hold_expires_at, registration.hold_expires_at, offering.zone
+        ).rsplit(" \u2013 ", 1)[0],
+        leave_url=links.manage_url(registration) + "leave-waitlist/",
+    )
+
+
+def send_waitlist_left(registration: Registration, *, lapsed: bool) -> None:
+    """Confirm leaving the waitlist; a lapsed offer says so and that they may join again."""
+    _queue(registration, Kind.WAITLIST_LEFT, f"waitlist-left:{registration.pk}", lapsed=lapsed)
+
+
+def send_payment_received(registration: Registration) -> None:
+    """The seat is paid and confirmed (once per registration)."""
+    _queue(registration, Kind.PAYMENT_RECEIVED, f"confirmation:{registration.pk}")
+
+
+def send_payment_failed(registration: Registration) -> None:
+    """A delayed payment failed; the seat was released; they may try again."""
+    _queue(registration, Kind.PAYMENT_FAILED, f"payment-failed:{registration.pk}:{uuid.uuid4()}")
+
+
+def send_payment_refunded_unwanted(registration: Registration, why: str) -> None:
+    """Money arrived that the registration could not take; it is being refunded in full."""
+    _queue(
+        registration,
+        Kind.REFUND_ISSUED,
+        f"refund-unwanted:{registration.pk}:{uuid.uuid4().hex}",
+        why=why,
+        full=True,
+    )
+
+
+def send_refund_issued(registration: Registration, payment, total_cents: int) -> None:
+    """Tell the attendee how much has been refunded so far (once per refunded total)."""
+    _queue(
+        registration,
+        Kind.REFUND_ISSUED,
+        f"refund:{payment.pk}:{total_cents}",
+        refunded=f"${total_cents / 100:,.2f}",
+        paid=f"${payment.amount_cents / 100:,.2f}",
+        full=total_cents >= payment.amount_cents,
+    )
+
+
+def send_place_ended(registration: Registration, *, reason: str) -> None:
+    """A confirmed attendee's place ended (cancelled or refunded): tell them (once)."""
+    _queue(registration, Kind.CANCELLED, f"cancelled:{registration.pk}", paid=True, reason=reason)
+
+
+def send_staff_alert(registration: Registration, reason: str) -> None:
+    """Tell the training administration something needs a person (once per reason)."""
+    from django.conf import settings
+
+    _queue(
+        registration,
+        Kind.STAFF_ALERT,
+        f"staff-alert:{registration.pk}:{uuid.uuid5(uuid.NAMESPACE_URL, reason).hex}",
+        to=settings.TRAINING_ADMIN_EMAIL,
+        to_name="Training administration",
+        reason=reason,
+        registrant_name=registration.full_name,
+        registrant_email=registration.email,
+        admin_url=f"{settings.SITE_URL}/admin/registrations/registration/{registration.pk}/change/",
+    )

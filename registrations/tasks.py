@@ -19,3 +19,37 @@ def send_outbound_email(email_id: int) -> str:
 def sweep_outbound_email() -> int:
     """Beat, every minute: re-enqueue queued rows whose publish was lost and stuck rows."""
     return emails.email_sweep()
+
+
+@shared_task(ignore_result=True)
+def release_expired_holds() -> int:
+    """Beat, every minute: release seat holds whose time is up and offer the seats on."""
+    from .booking import release_expired_holds as release
+
+    return release()
+
+
+@shared_task(bind=True, acks_late=True, ignore_result=True, max_retries=5)
+def execute_refund(self, refund_id: int) -> str:
+    """Issue an automatic refund at Stripe; retried with backoff while Stripe is unreachable,
+    then left failed and flagged for staff."""
+    from .payments import PaymentProviderError
+    from .refunds import refund_execute
+
+    try:
+        return refund_execute(refund_id).status
+    except PaymentProviderError as exc:
+        if self.request.retries >= self.max_retries:
+            from .settlement import refund_failed
+
+            refund_failed(refund_id, exc.message)
+            return "failed"
+        raise self.retry(countdown=2 ** (self.request.retries + 1)) from exc
+
+
+@shared_task(acks_late=True, ignore_result=True)
+def expire_checkout_session(session_id: str) -> bool:
+    """Expire a Checkout Session at Stripe that must no longer be paid."""
+    from .payments import checkout_session_expire
+
+    return checkout_session_expire(session_id)

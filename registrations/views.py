@@ -13,9 +13,10 @@ from django.views.decorators.http import require_http_methods
 from courses import catalogue
 from courses.models import Course, Offering
 
-from . import eligibility, intake, links
+from . import booking, cancellation, checkout, eligibility, intake, links, refunds
 from .forms import DetailsForm, EmailChangeForm, LinkRequestForm, RegistrationForm
 from .models import PolicyPage, Registration
+from .payments import PaymentProviderError
 from .ratelimits import over_limit
 from .transitions import IllegalTransition
 
@@ -26,8 +27,15 @@ NEXT_STEPS = {
     "It is valid for 48 hours.",
     S.PENDING_REVIEW: "Our training staff are checking your employment. You will get an email "
     "as soon as they decide, usually within two working days.",
-    S.ELIGIBLE: "You are eligible. Payment of the tuition opens here; your seat is confirmed "
-    "once it is paid.",
+    S.ELIGIBLE: "You are eligible. Pay the tuition to take your seat; it is confirmed once paid.",
+    S.HELD: "A seat is held for you until {hold_ends}. Pay to confirm it.",
+    S.WAITLISTED: "You are number {position} on the waitlist. We will email you when a seat is "
+    "free.",
+    S.PROCESSING: "Your payment is being processed. Your seat is kept meanwhile; we will email "
+    "you when it completes.",
+    S.EXPIRED: "Your seat hold ended before payment. You can try again while seats are free.",
+    S.CONFIRMED: "Your seat is confirmed. See you in class!",
+    S.REFUNDED: "This registration was cancelled and refunded.",
     S.REJECTED: "We could not confirm your eligibility. Questions? Write to the training "
     "administration.",
     S.CANCELLED: "This registration is cancelled.",
@@ -184,9 +192,44 @@ def confirm_new_email(request: HttpRequest, token: str) -> HttpResponse:
     )
 
 
+def _manage_context(registration: Registration, now) -> dict:
+    offering = (
+        catalogue.public_offerings(registration.offering.course)
+        .filter(pk=registration.offering_id)
+        .first()
+    ) or registration.offering
+    hold_ends = ""
+    if registration.hold_expires_at:
+        from courses.timefmt import clock, day_label
+
+        local = registration.hold_expires_at.astimezone(offering.zone)
+        hold_ends = f"{clock(local)} {local.tzname()} on {day_label(local, offering.zone)}"
+    seats_left = max(offering.capacity - booking.seats_taken(offering, now), 0)
+    return {
+        "registration": registration,
+        "offering": offering,
+        "course": offering.course,
+        "next_step": NEXT_STEPS.get(registration.state, "").format(
+            work_email=registration.work_email,
+            hold_ends=hold_ends,
+            position=booking.waitlist_position(registration) or "",
+        ),
+        "seats_left": seats_left,
+        "can_pay": registration.state in (S.ELIGIBLE, S.EXPIRED, S.HELD)
+        and (seats_left > 0 or registration.state == S.HELD),
+        "can_join_waitlist": registration.state in (S.ELIGIBLE, S.EXPIRED) and seats_left == 0,
+        "is_offer": registration.state == S.HELD and registration.hold_is_offer,
+        "can_cancel": registration.state in (*cancellation.UNPAID_CANCELLABLE, S.CONFIRMED),
+        "refund_preview": cancellation.attendee_refund_preview(registration),
+        "refund_policy": refunds.policy_text(refunds.policy_for(offering.course)),
+        "now": now,
+    }
+
+
 @require_http_methods(["GET", "POST"])
 def manage(request: HttpRequest, token: str) -> HttpResponse:
-    """The attendee's page: state, class times, calendar, next step, edits and cancellation."""
+    """The attendee's page: state, class times, calendar, next step, payment, waitlist, edits
+    and cancellation. Every change is a POST with a named button."""
     try:
         target = links.read_link(links.MANAGE, token)
     except links.LinkError as error:
@@ -201,6 +244,25 @@ def manage(request: HttpRequest, token: str) -> HttpResponse:
     )
     email_form = EmailChangeForm()
     if request.method == "POST":
+        if "pay" in request.POST:
+            try:
+                return redirect(checkout.checkout_start(registration))
+            except booking.OfferingFull:
+                messages.info(request, "The class just filled up. You can join the waitlist.")
+            except checkout.CheckoutUnavailable as exc:
+                messages.error(request, exc.message)
+            return redirect(request.path)
+        if "join_waitlist" in request.POST:
+            try:
+                booking.join_waitlist(registration)
+                messages.success(request, "You are on the waitlist.")
+            except booking.CannotHold as exc:
+                messages.info(request, exc.message)
+            return redirect(request.path)
+        if "leave_waitlist" in request.POST:
+            booking.leave_waitlist(registration)
+            messages.success(request, "You have left the waitlist.")
+            return redirect(request.path)
         if "save_details" in request.POST:
             details_form = DetailsForm(request.POST)
             if details_form.is_valid():
@@ -227,32 +289,74 @@ def manage(request: HttpRequest, token: str) -> HttpResponse:
                     "This registration cannot be cancelled here. Please write to the training "
                     "administration.",
                 )
+            except (PaymentProviderError, checkout.CheckoutUnavailable):
+                messages.error(
+                    request,
+                    "We could not reach our payment provider, so nothing was changed. Please "
+                    "try again in a few minutes.",
+                )
             return redirect(request.path)
         elif "resend" in request.POST:
             if intake.resend_work_email_link(registration):
                 messages.success(request, f"We sent a new link to {registration.work_email}.")
             return redirect(request.path)
-    offering = (
-        catalogue.public_offerings(registration.offering.course)
-        .filter(pk=registration.offering_id)
-        .first()
-    ) or registration.offering
+    context = _manage_context(registration, timezone.now())
+    context.update(details_form=details_form, email_form=email_form)
     return render(
         request,
         "registrations/manage.html",
+        context,
+        status=400 if request.method == "POST" else 200,
+    )
+
+
+def payment_status(request: HttpRequest, token: str) -> HttpResponse:
+    """Where Stripe sends the attendee back. Shows the state from our database (the redirect
+    proves nothing) and refreshes every few seconds until the webhook has confirmed it."""
+    try:
+        target = links.read_link(links.MANAGE, token)
+    except links.LinkError as error:
+        return _link_error(request, error)
+    registration = target.registration
+    waiting = registration.state in (S.HELD, S.PROCESSING)
+    return render(
+        request,
+        "registrations/payment_status.html",
         {
             "registration": registration,
-            "offering": offering,
-            "course": offering.course,
-            "next_step": NEXT_STEPS.get(registration.state, "").format(
-                work_email=registration.work_email
-            ),
-            "details_form": details_form,
-            "email_form": email_form,
-            "can_cancel": registration.state in intake.CANCELLABLE_BY_ATTENDEE,
-            "now": timezone.now(),
+            "manage_path": links.manage_path(registration),
+            "waiting": waiting,
         },
-        status=400 if request.method == "POST" else 200,
+    )
+
+
+@require_http_methods(["GET", "POST"])
+def leave_waitlist(request: HttpRequest, token: str) -> HttpResponse:
+    """The "leave the waitlist" link from emails: GET shows one button, POST leaves."""
+    try:
+        target = links.read_link(links.MANAGE, token)
+    except links.LinkError as error:
+        return _link_error(request, error)
+    registration = target.registration
+    on_list = registration.state == S.WAITLISTED or (
+        registration.state == S.HELD and registration.hold_is_offer
+    )
+    if request.method == "POST" and on_list:
+        registration = booking.leave_waitlist(registration)
+        on_list = False
+        messages.success(request, "You have left the waitlist.")
+        return redirect(links.manage_path(registration))
+    return render(
+        request,
+        "registrations/confirm_action.html",
+        {
+            "registration": registration,
+            "heading": "Leave the waitlist",
+            "text": "Leave the waitlist for this class? Any seat offered to you goes to the next "
+            "person.",
+            "button": "Leave the waitlist",
+            "done": not on_list,
+        },
     )
 
 
@@ -281,4 +385,12 @@ def request_link(request: HttpRequest) -> HttpResponse:
 def policy(request: HttpRequest, slug: str) -> HttpResponse:
     """The course terms or the privacy notice, as staff wrote them in the admin."""
     page = get_object_or_404(PolicyPage, slug=slug)
-    return render(request, "registrations/policy.html", {"page": page})
+    refund_rules = []
+    if slug == PolicyPage.Slug.TERMS:
+        refund_rules = [
+            (course, refunds.policy_text(refunds.policy_for(course)))
+            for course in Course.objects.order_by("title")
+        ]
+    return render(
+        request, "registrations/policy.html", {"page": page, "refund_rules": refund_rules}
+    )

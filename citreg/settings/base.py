@@ -147,6 +147,10 @@ CELERY_BEAT_SCHEDULE = {
         "task": "registrations.tasks.sweep_outbound_email",
         "schedule": 60.0,
     },
+    "release-expired-holds": {
+        "task": "registrations.tasks.release_expired_holds",
+        "schedule": 60.0,
+    },
 }
 
 # The email pipeline (registrations.emails): retries and sweeping, in seconds.
@@ -217,6 +221,11 @@ DEFAULT_FROM_EMAIL = env("DEFAULT_FROM_EMAIL", default="CIT Training <training@c
 SERVER_EMAIL = env("SERVER_EMAIL", default=DEFAULT_FROM_EMAIL)
 TRAINING_ADMIN_EMAIL = env("TRAINING_ADMIN_EMAIL", default="training@citreg.localhost")
 ORGANISATION_NAME = env("ORGANISATION_NAME", default="CIT Training Administration")
+
+# Seats (registrations.booking): a checkout hold lasts 35 minutes, so the Checkout Session's
+# expires_at (= the hold's end) is inside Stripe's 30 min – 24 h window; a waitlist offer 24 hours.
+SEAT_HOLD_MINUTES = env.int("SEAT_HOLD_MINUTES", default=35)
+WAITLIST_OFFER_HOURS = env.int("WAITLIST_OFFER_HOURS", default=24)
 
 # Stripe (payments): the official library, pinned API version, overridable API base for the
 # local stand-in. A missing or test key (sk_test_…) shows the "test mode" banner.

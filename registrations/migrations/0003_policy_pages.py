@@ -10,7 +10,7 @@ Format. Classes are taught live online. You take part with a working camera and 
 
 Payment. Tuition is due when you are invited to pay, after your eligibility is confirmed. Your seat is held for a short time while you pay; it is confirmed once payment is complete.
 
-Cancellations and refunds. You can cancel an unpaid registration at any time from your registration page. The refund rules for paid registrations are shown here once payments are enabled.
+Cancellations and refunds. You can cancel an unpaid registration at any time from your registration page, and a paid one under the refund rules below, which are set for each course.
 
 Changes. If we have to move or cancel a class, we tell you by email as soon as we can and offer another date or a full refund."""
 

@@ -159,7 +159,8 @@ def test_known_domain_and_subdomain_are_eligible_at_once(
     assert response.status_code == 302 and "/r/manage/" in response["Location"]
     assert "You are eligible" in mail.outbox[-1].subject
     manage = client.get(response["Location"])
-    assert "Payment of the tuition opens here" in manage.content.decode()
+    assert "Pay the tuition to take your seat" in manage.content.decode()
+    assert "Pay $250 and take a seat" in manage.content.decode()
 
 
 def test_webmail_goes_to_review_and_cannot_be_listed(

@@ -1,0 +1,109 @@
+"""Ending a place: by the attendee (manage page) or by staff (admin), with the refund the
+course's policy or staff decide. A cancellation frees the seat and ends in ``refunded`` when the
+whole amount went back, else ``cancelled``."""
+
+from django.db import transaction
+
+from . import booking, checkout, notices, refunds
+from .models import Payment, Registration
+from .transitions import Actor, IllegalTransition, registration_transition
+
+S = Registration.State
+UNPAID_CANCELLABLE = (S.PENDING_EMAIL, S.PENDING_REVIEW, S.ELIGIBLE, S.EXPIRED, S.HELD)
+
+
+def paid_payment(registration: Registration) -> Payment | None:
+    """The registration's paid payment, if any (the one a refund goes back to)."""
+    return registration.payments.filter(status=Payment.Status.PAID).order_by("-paid_at").first()
+
+
+def attendee_refund_preview(registration: Registration) -> int:
+    """Cents the attendee would get back by cancelling now (0 when unpaid)."""
+    payment = paid_payment(registration)
+    if payment is None or registration.state != S.CONFIRMED:
+        return 0
+    return refunds.refundable_cents(payment, registration.offering)
+
+
+def registration_cancel(
+    registration: Registration,
+    *,
+    actor: Actor,
+    reason: str,
+    refund_cents: int | None = None,
+) -> Registration:
+    """Cancel a registration, refunding ``refund_cents`` of its payment first.
+
+    Args:
+        actor: the attendee (policy applies) or a staff user (may choose any amount).
+        refund_cents: for confirmed registrations; None means "what the policy allows" for the
+            attendee and the full remaining amount for staff.
+
+    Returns: the registration after the change (unchanged when already cancelled or refunded).
+
+    Raises:
+        IllegalTransition: final, completed or processing registrations.
+        refunds.payments.PaymentProviderError: Stripe refused the refund; nothing changed.
+        checkout.CheckoutUnavailable: an open Checkout Session could not be expired at Stripe.
+        ValueError: a refund amount larger than what is left.
+    """
+    registration = Registration.objects.select_related("offering__course").get(pk=registration.pk)
+    if registration.state in (S.CANCELLED, S.REFUNDED):
+        return registration
+    if registration.state == S.WAITLISTED:
+        return booking.leave_waitlist(registration)
+    if registration.state == S.HELD:
+        checkout.expire_open_sessions(registration)
+    if registration.state == S.CONFIRMED:
+        return _cancel_paid(registration, actor=actor, reason=reason, refund_cents=refund_cents)
+    if registration.state not in UNPAID_CANCELLABLE:
+        raise IllegalTransition(registration.pk, registration.state, S.CANCELLED)
+    with transaction.atomic():
+        result = registration_transition(
+            registration_id=registration.pk,
+            to_state=S.CANCELLED,
+            actor=actor,
+            reason=reason,
+            hold_expires_at=None,
+        )
+        if result.changed:
+            notices.send_cancelled(result.registration)
+            booking.offer_free_seats(registration.offering_id)
+    return result.registration
+
+
+def _cancel_paid(
+    registration: Registration, *, actor: Actor, reason: str, refund_cents: int | None
+) -> Registration:
+    payment = paid_payment(registration)
+    if refund_cents is None:
+        if payment is None:
+            refund_cents = 0
+        elif actor.user is not None:  # Staff: the whole amount left unless they say otherwise.
+            refund_cents = payment.refundable_cents
+        else:
+            refund_cents = refunds.refundable_cents(payment, registration.offering)
+    if refund_cents and payment is not None:
+        refund = refunds.refund_request(
+            payment=payment,
+            amount_cents=refund_cents,
+            reason=reason,
+            staff_user=actor.user,
+        )
+        refunds.refund_execute(refund.pk)  # Raises on a Stripe error: nothing else changes.
+    registration.refresh_from_db()
+    if registration.state == S.REFUNDED:  # The whole amount went back.
+        notices.send_place_ended(registration, reason=reason)
+        return registration
+    with transaction.atomic():
+        result = registration_transition(
+            registration_id=registration.pk,
+            to_state=S.CANCELLED,
+            actor=actor,
+            reason=reason
+            + (f" Refunded ${refund_cents / 100:.2f}." if refund_cents else " No refund."),
+        )
+        booking.offer_free_seats(registration.offering_id)
+        if result.changed:
+            notices.send_place_ended(result.registration, reason=reason)
+    return result.registration

@@ -1,0 +1,145 @@
+"""Starting payment: hold a seat (``booking``), then open a Stripe Checkout Session for it.
+
+No money moves before eligibility is settled: only eligible registrants (or those trying again
+after a hold lapsed, or holding a waitlist offer) get here. The hold is committed before Stripe is
+called; a failed Stripe call frees it. Only one Checkout Session per registration is open at a
+time: earlier open sessions are expired at Stripe before a new one is made.
+"""
+
+from datetime import datetime, timedelta
+
+from django.conf import settings
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from . import booking, links, payments
+from .models import Payment, Registration
+
+S = Registration.State
+# A session offered for a waitlist seat ends with the offer, but within Stripe's window: no later
+# than 23 hours and no sooner than the normal hold (35 minutes) from the click (DESIGN.md).
+OFFER_SESSION_MAX = timedelta(hours=23)
+REUSE_MARGIN = timedelta(minutes=5)
+
+
+class CheckoutUnavailable(Exception):  # noqa: N818
+    """Payment cannot start now; ``message`` says why, for the attendee."""
+
+    def __init__(self, message: str):
+        self.message = message
+        super().__init__(message)
+
+
+def _session_end(registration: Registration, now: datetime) -> datetime:
+    shortest = now + timedelta(minutes=max(settings.SEAT_HOLD_MINUTES, 31))
+    end = min(registration.hold_expires_at, now + OFFER_SESSION_MAX)
+    return max(end, shortest)
+
+
+def checkout_start(registration: Registration, now: datetime | None = None) -> str:
+    """Return the URL of a Stripe Checkout page for this registration's seat.
+
+    Reuses the open session of the current hold when it has at least five minutes left;
+    otherwise holds a seat (from ``eligible``/``expired``) or uses the current hold or waitlist
+    offer, expires earlier sessions at Stripe, and creates a new one whose ``expires_at`` is the
+    hold's end (the hold is extended if Stripe's 30-minute minimum requires it).
+
+    Raises:
+        booking.OfferingFull: no seat (offer the waitlist).
+        CheckoutUnavailable: not eligible, already paid, or Stripe could not be reached.
+    """
+    now = now or timezone.now()
+    registration = Registration.objects.select_related("offering__course").get(pk=registration.pk)
+    if registration.state == S.HELD and registration.hold_expires_at <= now:
+        booking.release_seat(registration.pk, reason="Seat hold expired unpaid.")
+        registration.refresh_from_db()
+    if registration.state == S.HELD:
+        current = registration.payments.filter(
+            status=Payment.Status.OPEN, expires_at__gt=now + REUSE_MARGIN
+        ).first()
+        if current is not None:
+            return current.checkout_url
+    elif registration.state in (S.ELIGIBLE, S.EXPIRED):
+        try:
+            registration = booking.hold_seat(registration, now)
+        except booking.CannotHold as exc:
+            raise CheckoutUnavailable(exc.message) from exc
+    else:
+        raise CheckoutUnavailable(booking._why_not(registration))
+    session_end = _session_end(registration, now)
+    registration = booking.extend_hold(registration, session_end)
+    _expire_open_sessions(registration)
+    return _create_session(registration, session_end)
+
+
+def _expire_open_sessions(registration: Registration) -> None:
+    for payment in registration.payments.filter(status=Payment.Status.OPEN):
+        try:
+            payments.checkout_session_expire(payment.stripe_checkout_session_id)
+        except payments.PaymentProviderError as exc:
+            raise CheckoutUnavailable(
+                "We could not reach our payment provider. Please try again in a few minutes."
+            ) from exc
+        Payment.objects.filter(pk=payment.pk, status=Payment.Status.OPEN).update(
+            status=Payment.Status.EXPIRED, updated_at=timezone.now()
+        )
+
+
+def _create_session(registration: Registration, session_end: datetime) -> str:
+    offering = registration.offering
+    course = offering.course
+    key = f"checkout:{registration.pk}:{int(registration.hold_expires_at.timestamp())}"
+    try:
+        with transaction.atomic():
+            payment, _ = Payment.objects.get_or_create(
+                idempotency_key=key,
+                defaults={
+                    "registration": registration,
+                    "amount_cents": course.tuition_cents,
+                    "currency": course.currency,
+                    "expires_at": session_end,
+                },
+            )
+    except IntegrityError:
+        payment = Payment.objects.get(idempotency_key=key)
+    if payment.checkout_url and payment.status == Payment.Status.OPEN:
+        return payment.checkout_url
+    manage = links.manage_path(registration)
+    try:
+        session = payments.checkout_session_create(
+            amount_cents=payment.amount_cents,
+            currency=payment.currency,
+            product_name=f"{course.title}: {offering.date_label}, "
+            f"{offering.get_part_of_day_display().lower()}",
+            customer_email=registration.email,
+            client_reference_id=str(registration.pk),
+            metadata={"registration": str(registration.pk), "offering": str(offering.pk)},
+            expires_at=payment.expires_at,
+            success_url=f"{settings.SITE_URL}{manage}payment/?session_id={{CHECKOUT_SESSION_ID}}",
+            cancel_url=f"{settings.SITE_URL}{manage}",
+            idempotency_key=key,
+        )
+    except payments.PaymentProviderError as exc:
+        Payment.objects.filter(pk=payment.pk).update(
+            status=Payment.Status.FAILED, updated_at=timezone.now()
+        )
+        booking.release_seat(registration.pk, reason=f"Checkout could not start: {exc.message}")
+        raise CheckoutUnavailable(
+            "We could not start the payment. Your seat was not kept; please try again in a few "
+            "minutes."
+        ) from exc
+    Payment.objects.filter(pk=payment.pk).update(
+        stripe_checkout_session_id=session.id,
+        checkout_url=session.url,
+        status=Payment.Status.OPEN,
+        updated_at=timezone.now(),
+    )
+    return session.url
+
+
+def expire_open_sessions(registration: Registration) -> None:
+    """Expire the registration's open Checkout Sessions at Stripe (before cancelling a hold).
+
+    Raises: CheckoutUnavailable when Stripe cannot be reached.
+    """
+    _expire_open_sessions(registration)

@@ -1,0 +1,168 @@
+"""Stripe: the one module that imports ``stripe``.
+
+It creates and expires Checkout Sessions, creates refunds, and verifies webhook signatures, through
+the official library with a pinned API version (``STRIPE_API_VERSION``) and an overridable API base
+(``STRIPE_API_BASE``: the local stand-in in development and tests). Nothing else in the project
+knows Stripe's shapes beyond the plain values these functions return.
+"""
+
+from dataclasses import dataclass
+from datetime import datetime
+
+import stripe
+from django.conf import settings
+
+# Stripe's window for a Checkout Session's ``expires_at``: 30 minutes to 24 hours after creation
+# (https://docs.stripe.com/api/checkout/sessions/create#create_checkout_session-expires_at).
+MIN_CHECKOUT_MINUTES = 30
+MAX_CHECKOUT_HOURS = 24
+SIGNATURE_TOLERANCE_SECONDS = 300  # stripe.Webhook's default: older timestamps are refused.
+
+
+class PaymentProviderError(Exception):
+    """Stripe refused or could not be reached; ``message`` is safe to show staff."""
+
+    def __init__(self, message: str):
+        self.message = message
+        super().__init__(message)
+
+
+class BadWebhook(Exception):  # noqa: N818
+    """A webhook request that did not come from Stripe: bad or missing signature, stale
+    timestamp, or a body that is not an event."""
+
+
+@dataclass(frozen=True)
+class CheckoutSession:
+    """What citreg keeps of a Stripe Checkout Session."""
+
+    id: str
+    url: str
+    expires_at: int  # unix seconds
+
+
+def _client() -> stripe.StripeClient:
+    return stripe.StripeClient(
+        settings.STRIPE_SECRET_KEY or "sk_test_unset",
+        stripe_version=settings.STRIPE_API_VERSION,
+        base_addresses={"api": settings.STRIPE_API_BASE},
+        max_network_retries=2,
+    )
+
+
+def _error(exc: stripe.StripeError) -> PaymentProviderError:
+    message = getattr(exc, "user_message", None) or str(exc) or exc.__class__.__name__
+    return PaymentProviderError(f"Stripe: {message}")
+
+
+def checkout_session_create(
+    *,
+    amount_cents: int,
+    currency: str,
+    product_name: str,
+    customer_email: str,
+    client_reference_id: str,
+    metadata: dict[str, str],
+    expires_at: datetime,
+    success_url: str,
+    cancel_url: str,
+    idempotency_key: str,
+) -> CheckoutSession:
+    """Create a Checkout Session (mode ``payment``, one line item) for one seat.
+
+    Args:
+        amount_cents: tuition in the currency's smallest unit (cents), integer.
+        currency: ISO code, lower case ("usd").
+        expires_at: aware datetime 30 min – 24 h ahead (Stripe refuses others).
+        success_url: may contain ``{CHECKOUT_SESSION_ID}``, which Stripe fills in.
+        idempotency_key: the same key returns the same session on a retried request
+            (https://docs.stripe.com/api/idempotent_requests).
+
+    Raises: PaymentProviderError when Stripe refuses or cannot be reached.
+    """
+    params = {
+        "mode": "payment",
+        "line_items": [
+            {
+                "quantity": 1,
+                "price_data": {
+                    "currency": currency,
+                    "unit_amount": amount_cents,
+                    "product_data": {"name": product_name},
+                },
+            }
+        ],
+        "customer_email": customer_email,
+        "client_reference_id": client_reference_id,
+        "metadata": metadata,
+        "payment_intent_data": {"metadata": metadata},
+        "expires_at": int(expires_at.timestamp()),
+        "success_url": success_url,
+        "cancel_url": cancel_url,
+    }
+    try:
+        session = _client().checkout.sessions.create(
+            params=params, options={"idempotency_key": idempotency_key}
+        )
+    except stripe.StripeError as exc:
+        raise _error(exc) from exc
+    return CheckoutSession(id=session.id, url=session.url, expires_at=session.expires_at)
+
+
+def checkout_session_expire(session_id: str) -> bool:
+    """Expire an open Checkout Session so it can no longer be paid.
+
+    Returns True when it is expired now, False when it was no longer open (completed or already
+    expired — Stripe refuses those with an invalid request error).
+    Raises: PaymentProviderError when Stripe cannot be reached.
+    """
+    try:
+        _client().checkout.sessions.expire(session_id)
+    except stripe.InvalidRequestError:
+        return False
+    except stripe.StripeError as exc:
+        raise _error(exc) from exc
+    return True
+
+
+def refund_create(
+    *, payment_intent_id: str, amount_cents: int, idempotency_key: str, reason: str = ""
+) -> str:
+    """Refund ``amount_cents`` of a payment; returns the Stripe refund id.
+
+    Raises: PaymentProviderError (e.g. more than the amount left, or Stripe unreachable).
+    """
+    params: dict = {"payment_intent": payment_intent_id, "amount": amount_cents}
+    if reason:
+        params["metadata"] = {"reason": reason[:500]}
+    try:
+        refund = _client().refunds.create(
+            params=params, options={"idempotency_key": idempotency_key}
+        )
+    except stripe.StripeError as exc:
+        raise _error(exc) from exc
+    return refund.id
+
+
+def parse_event(body: bytes, signature_header: str | None) -> dict:
+    """Verify a webhook request and return the event as a plain dict.
+
+    The signature (``Stripe-Signature: t=…,v1=…``, HMAC-SHA256 of ``"{t}.{body}"`` with the
+    endpoint secret) is checked over the raw body, and timestamps older than five minutes are
+    refused (https://docs.stripe.com/webhooks#verify-events).
+
+    Raises: BadWebhook.
+    """
+    if not signature_header or not settings.STRIPE_WEBHOOK_SECRET:
+        raise BadWebhook("missing signature or webhook secret")
+    try:
+        event = stripe.Webhook.construct_event(
+            body, signature_header, settings.STRIPE_WEBHOOK_SECRET,
+            tolerance=SIGNATURE_TOLERANCE_SECONDS,
+        )  # fmt: skip
+    except (ValueError, stripe.SignatureVerificationError) as exc:
+        raise BadWebhook(str(exc)) from exc
+    data = event.to_dict() if hasattr(event, "to_dict") else dict(event)
+    if not isinstance(data.get("id"), str) or not isinstance(data.get("type"), str):
+        raise BadWebhook("not an event")
+    return data
