@@ -101,7 +101,7 @@ def checkout_session_create(
         "cancel_url": cancel_url,
     }
     try:
-        session = _client().checkout.sessions.create(
+        session = _client().v1.checkout.sessions.create(
             params=params, options={"idempotency_key": idempotency_key}
         )
     except stripe.StripeError as exc:
@@ -117,7 +117,7 @@ def checkout_session_expire(session_id: str) -> bool:
     Raises: PaymentProviderError when Stripe cannot be reached.
     """
     try:
-        _client().checkout.sessions.expire(session_id)
+        _client().v1.checkout.sessions.expire(session_id)
     except stripe.InvalidRequestError:
         return False
     except stripe.StripeError as exc:
@@ -136,7 +136,7 @@ def refund_create(
     if reason:
         params["metadata"] = {"reason": reason[:500]}
     try:
-        refund = _client().refunds.create(
+        refund = _client().v1.refunds.create(
             params=params, options={"idempotency_key": idempotency_key}
         )
     except stripe.StripeError as exc:

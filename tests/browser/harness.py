@@ -78,14 +78,17 @@ def new_page(
     locale: str = "en-US",
     javascript: bool = True,
     timeout_ms: float = 10_000,
+    allow: tuple[str, ...] = (),
 ) -> Page:
     """Open a page in a fresh browser context set up like a visitor's device.
 
     ``viewport`` is ``"desktop"`` (1280×900) or ``"phone"`` (390×844, touch, mobile). Requests to
     any origin other than ``base_url``'s are aborted and recorded (see ``page_log``), as are
-    uncaught script errors. Close the page's context (``page.context.close()``) when done.
+    uncaught script errors; ``allow`` lists other origins the test itself serves (e.g. the Stripe
+    stand-in's hosted checkout). Close the page's context (``page.context.close()``) when done.
     """
     origin = _origin(base_url)
+    allowed = {_origin(url) for url in allow}
     context: BrowserContext = browser.new_context(
         base_url=base_url,
         viewport=VIEWPORTS[viewport],
@@ -103,7 +106,9 @@ def new_page(
         log.offsite_requests.append(route.request.url)
         route.abort()
 
-    context.route(lambda url: not is_local(url, origin), block_offsite)
+    context.route(
+        lambda url: not is_local(url, origin) and _origin(url) not in allowed, block_offsite
+    )
     page.on("pageerror", lambda error: log.script_errors.append(str(error)))
     return page
 

@@ -51,8 +51,9 @@ def browser() -> Iterator[Browser]:
 @pytest.fixture
 def open_page(request, browser: Browser, live_server) -> Iterator[Callable[..., Page]]:
     """Factory: ``open_page(path, *, viewport="desktop"|"phone", timezone_id="America/Denver",
-    locale="en-US", javascript=True, status=200)`` returns a page showing ``path`` on the live
-    server (or a blank page when ``path`` is None).
+    locale="en-US", javascript=True, status=200, allow=())`` returns a page showing ``path`` on
+    the live server (or a blank page when ``path`` is None); ``allow`` adds origins the test
+    serves itself.
 
     The response's HTTP status must equal ``status``. Each page has its own browser context (time
     zone, locale, viewport, JavaScript on or off); all are closed after the test.
@@ -67,6 +68,7 @@ def open_page(request, browser: Browser, live_server) -> Iterator[Callable[..., 
         locale: str = "en-US",
         javascript: bool = True,
         status: int = 200,
+        allow: tuple[str, ...] = (),
     ) -> Page:
         page = new_page(
             browser,
@@ -75,6 +77,7 @@ def open_page(request, browser: Browser, live_server) -> Iterator[Callable[..., 
             timezone_id=timezone_id,
             locale=locale,
             javascript=javascript,
+            allow=allow,
         )
         pages.append(page)
         if path is not None:

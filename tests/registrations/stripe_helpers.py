@@ -1,0 +1,111 @@
+"""The Stripe stand-in as a test fixture, and helpers to pay, read events and deliver them signed
+exactly as Stripe signs them."""
+
+import json
+import time
+import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from django.test import Client
+from django.utils import timezone
+
+from devtools.stripe_standin import Config, StandinServer, sign
+from registrations.models import Registration
+from registrations.transitions import Actor, registration_transition
+from tests.registrations.helpers import form_data
+
+KEY = "sk_test_citreg_payments"
+WHSEC = "whsec_citreg_payments"
+WEBHOOK = "/payments/stripe/webhook/"
+FIELDS = {
+    "first_name", "last_name", "role", "employer_name", "employer_city", "employer_state",
+    "work_email", "supervisor_name", "supervisor_email",
+}  # fmt: skip
+
+
+@contextmanager
+def running_standin(settings, webhook_url: str = "") -> Iterator[StandinServer]:
+    """Start the stand-in on a free port and point the app's Stripe settings at it."""
+    server = StandinServer(
+        Config(
+            port=0,
+            secret_key=KEY,
+            webhook_url=webhook_url,
+            webhook_secret=WHSEC,
+            retry_schedule=(0.3, 0.6, 1.2),
+            async_delay=0.3,
+            tick=0.05,
+            delivery_timeout=5,
+        )
+    )
+    server.start()
+    settings.STRIPE_SECRET_KEY = KEY
+    settings.STRIPE_WEBHOOK_SECRET = WHSEC
+    settings.STRIPE_API_BASE = server.base_url
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+def eligible(offering, email: str = "ana@denver911.example.gov", **extra) -> Registration:
+    """A registration that has passed the eligibility gate (via legal transitions)."""
+    now = timezone.now()
+    data = {k: v for k, v in form_data().items() if k in FIELDS}
+    registration = Registration.objects.create(
+        offering=offering, email=email, attested_at=now, participation_acknowledged_at=now,
+        terms_accepted_at=now, **{**data, **extra},
+    )  # fmt: skip
+    registration_transition(
+        registration_id=registration.pk, to_state="eligible", actor=Actor.system()
+    )
+    registration.refresh_from_db()
+    return registration
+
+
+def standin_get(server: StandinServer, path: str) -> dict:
+    with urllib.request.urlopen(f"{server.base_url}{path}", timeout=5) as response:  # noqa: S310
+        return json.loads(response.read())
+
+
+def standin_post(server: StandinServer, path: str, data: dict | None = None) -> int:
+    body = urllib.parse.urlencode(data or {}).encode()
+    request = urllib.request.Request(f"{server.base_url}{path}", data=body, method="POST")  # noqa: S310
+    request.add_header("Authorization", f"Bearer {KEY}")
+
+    class NoRedirect(urllib.request.HTTPRedirectHandler):
+        def redirect_request(self, *args, **kwargs):
+            return None
+
+    opener = urllib.request.build_opener(NoRedirect)
+    try:
+        with opener.open(request, timeout=5) as response:
+            return response.status
+    except urllib.error.HTTPError as error:
+        return error.code
+
+
+def pay(server: StandinServer, checkout_url: str, action: str = "pay", **form: str) -> int:
+    """Press a button on the stand-in's hosted checkout page; returns the HTTP status."""
+    path = checkout_url.split(server.base_url, 1)[1]
+    return standin_post(server, path, {"action": action, **form})
+
+
+def events(server: StandinServer, event_type: str | None = None) -> list[dict]:
+    """Events the stand-in has created, oldest first."""
+    query = f"?type={event_type}" if event_type else ""
+    return standin_get(server, f"/_standin/events{query}")["data"]
+
+
+def deliver(
+    client: Client, event: dict, *, secret: str = WHSEC, timestamp: int | None = None,
+    body: bytes | None = None,
+):  # fmt: skip
+    """POST ``event`` to the app's webhook, signed as Stripe signs it."""
+    payload = body if body is not None else json.dumps(event).encode()
+    signature = sign(json.dumps(event).encode() if body is not None else payload, secret,
+                     timestamp or int(time.time()))  # fmt: skip
+    return client.post(
+        WEBHOOK, payload, content_type="application/json", HTTP_STRIPE_SIGNATURE=signature
+    )
