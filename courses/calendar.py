@@ -43,6 +43,7 @@ def session_event(session: Session, *, offering: Offering, sequence: int = 0) ->
         ),
         location="Live online",
         url=url,
+        status="CANCELLED" if offering.status == Offering.Status.CANCELLED else "CONFIRMED",
     )
 
 

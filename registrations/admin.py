@@ -3,6 +3,7 @@ pages, and the outbound email log. Admin actions call the services; they hold no
 
 import csv
 
+from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import ValidationError
 from django.db.models import QuerySet
@@ -67,6 +68,26 @@ class PaymentInline(admin.TabularInline):
         return False
 
 
+class RegistrationAdminForm(forms.ModelForm):
+    """Staff may correct the course email, but not onto another active registration's address
+    for the same class (the database would refuse it; this says so beside the field)."""
+
+    def clean_email(self) -> str:
+        email = self.cleaned_data["email"].strip()
+        registration = self.instance
+        clash = (
+            Registration.objects.filter(offering_id=registration.offering_id, email__iexact=email)
+            .exclude(state__in=Registration.INACTIVE_STATES)
+            .exclude(pk=registration.pk)
+            .exists()
+        )
+        if clash and registration.is_active:
+            raise forms.ValidationError(
+                "Another active registration for this class already uses this email."
+            )
+        return email
+
+
 PERSON_FIELDS = ["first_name", "last_name", "email", "pending_email", "phone", "role", "time_zone"]
 EMPLOYMENT_FIELDS = [
     "employer_name", "employer_city", "employer_state", "work_email", "work_email_confirmed_at",
@@ -82,6 +103,7 @@ class RegistrationAdminBase(admin.ModelAdmin):
     list_display = [
         "full_name", "offering", "state", "employer_name", "work_email", "created_at",
     ]  # fmt: skip
+    form = RegistrationAdminForm
     list_select_related = ["offering__course"]
     search_fields = ["first_name", "last_name", "email", "work_email", "employer_name"]
     inlines = [PaymentInline, RegistrationEventInline, OutboundEmailInline]

@@ -34,6 +34,7 @@ from .models import OutboundEmail, Registration
 logger = logging.getLogger("citreg.email")
 
 Status = OutboundEmail.Status
+SUBJECT_MAX = 200
 
 
 def clean_header(value: str) -> str:
@@ -150,6 +151,14 @@ def _claim(email_id: int, now: datetime) -> OutboundEmail | None:
             and email.sending_started_at > now - timeout
         ):
             return None  # Another worker holds it; the sweeper takes over if that one dies.
+        if email.attempts >= settings.EMAIL_MAX_ATTEMPTS:
+            # Taken over too often (workers dying mid-send): stop rather than send again.
+            email.status = Status.FAILED
+            email.last_error = email.last_error or "Gave up: the attempts limit was reached."
+            email.save(update_fields=["status", "last_error", "updated_at"])
+            logger.error("email.failed id=%s kind=%s to=%s reason=attempts", email.pk,
+                         email.kind, email.to_email)  # fmt: skip
+            return None
         email.status = Status.SENDING
         email.sending_started_at = now
         email.attempts += 1
@@ -171,6 +180,8 @@ def render_email(email: OutboundEmail) -> tuple[str, str, str]:
         **email.context,
     }
     subject = clean_header(render_to_string(f"{email.template}_subject.txt", context))
+    if len(subject) > SUBJECT_MAX:  # Long names and centers: keep subjects readable.
+        subject = subject[: SUBJECT_MAX - 1].rstrip() + "\u2026"
     text = render_to_string(f"{email.template}.txt", context)
     html = render_to_string(f"{email.template}.html", context)
     return subject, text, html

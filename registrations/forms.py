@@ -1,5 +1,6 @@
 """Forms for registering and for the attendee's manage page (django-crispy-forms, Bootstrap 5)."""
 
+import re
 from decimal import Decimal
 from zoneinfo import available_timezones
 
@@ -11,7 +12,26 @@ from django.utils.html import format_html
 
 from .models import Registration
 
-_TIME_ZONES = frozenset(available_timezones())
+# Geographic zones only ("America/Chicago"), not aliases such as "Factory" or "Etc/GMT+5".
+_TIME_ZONES = frozenset(
+    zone for zone in available_timezones() if "/" in zone and not zone.startswith("Etc/")
+)
+_INVISIBLE = re.compile(
+    r"[\u0000-\u001f\u007f-\u009f\u200b-\u200f\u2028-\u202e\u2060-\u2064\ufeff]"
+)
+PHONE = re.compile(r"^[0-9+().\-\s]{7,25}(\s*(x|ext\.?)\s*[0-9]{1,6})?$", re.IGNORECASE)
+
+
+def clean_text(value: str) -> str:
+    """One line of visible text: control characters, line breaks and zero-width characters
+    become spaces, runs of spaces collapse, ends are stripped."""
+    return " ".join(_INVISIBLE.sub(" ", value).split())
+
+
+def validate_phone(value: str) -> None:
+    """Digits and the usual separators, optionally an extension ("303-555-0100 x12")."""
+    if value and not PHONE.match(value):
+        raise forms.ValidationError("Enter a phone number, e.g. 303-555-0100 or +1 303 555 0100.")
 
 
 class StrippedEmailField(forms.EmailField):
@@ -22,6 +42,12 @@ class StrippedEmailField(forms.EmailField):
         value = super().to_python((value or "").strip())
         local, at, domain = value.rpartition("@")
         return f"{local}{at}{domain.lower()}" if at else value
+
+    def validate(self, value: str) -> None:
+        super().validate(value)
+        domain = value.rpartition("@")[2]
+        if value and ("." not in domain or domain.startswith("[")):
+            raise forms.ValidationError("Enter an email address with a full domain name.")
 
 
 class RegistrationForm(forms.ModelForm):
@@ -87,7 +113,7 @@ class RegistrationForm(forms.ModelForm):
             "who arrange accommodations can see this.",
         }
         widgets = {
-            "accessibility_needs": forms.Textarea(attrs={"rows": 3}),
+            "accessibility_needs": forms.Textarea(attrs={"rows": 3, "maxlength": 2000}),
             "phone": forms.TextInput(attrs={"autocomplete": "tel", "inputmode": "tel"}),
         }
 
@@ -145,9 +171,35 @@ class RegistrationForm(forms.ModelForm):
             Submit("register", "Register", css_class="btn-lg"),
         )  # fmt: skip
 
+    TEXT_FIELDS = (
+        "first_name", "last_name", "employer_name", "employer_city", "supervisor_name",
+    )  # fmt: skip
+
+    def clean(self) -> dict:
+        data = super().clean()
+        for name in self.TEXT_FIELDS:
+            if name in data:
+                data[name] = clean_text(data[name])
+                if not data[name]:
+                    self.add_error(name, "This field is required.")
+        return data
+
+    def clean_phone(self) -> str:
+        value = clean_text(self.cleaned_data.get("phone", ""))
+        validate_phone(value)
+        return value
+
     def clean_time_zone(self) -> str:
         value = self.cleaned_data.get("time_zone", "").strip()
         return value if value in _TIME_ZONES else ""
+
+    def clean_accessibility_needs(self) -> str:
+        value = self.cleaned_data.get("accessibility_needs", "").strip()
+        if len(value) > 2000:
+            raise forms.ValidationError(
+                f"Please keep this under 2,000 characters (it has {len(value):,})."
+            )
+        return value
 
     def registration_data(self) -> dict:
         """The cleaned values the service stores (without the checkbox confirmations)."""
@@ -159,7 +211,19 @@ class DetailsForm(forms.Form):
 
     first_name = forms.CharField(max_length=150)
     last_name = forms.CharField(max_length=150)
-    phone = forms.CharField(max_length=40, required=False, label="Phone (optional)")
+    phone = forms.CharField(
+        max_length=40, required=False, label="Phone (optional)", validators=[validate_phone]
+    )
+
+    def clean(self) -> dict:
+        data = super().clean()
+        for name in ("first_name", "last_name", "phone"):
+            if name in data:
+                data[name] = clean_text(data[name])
+        for name in ("first_name", "last_name"):
+            if name in data and not data[name]:
+                self.add_error(name, "This field is required.")
+        return data
 
     def __init__(self, *args: object, **kwargs: object) -> None:
         super().__init__(*args, **kwargs)

@@ -151,20 +151,44 @@ def details_update(
     return registration
 
 
+class EmailChangeRefused(Exception):  # noqa: N818
+    """The new course email cannot be used; ``message`` says why."""
+
+    def __init__(self, message: str):
+        self.message = message
+        super().__init__(message)
+
+
 def email_change_request(registration: Registration, new_email: str) -> Registration:
     """Start changing the course email: keep it pending and send a link to the new address.
 
-    The current address stays in use until the new one is confirmed.
+    The current address stays in use until the new one is confirmed. A change of letter case
+    only (the same mailbox) applies at once, without a link.
+
+    Raises: EmailChangeRefused when another active registration for the class uses the address.
     """
     new_email = new_email.strip()
     with transaction.atomic():
         registration = Registration.objects.select_for_update().get(pk=registration.pk)
+        other = active_registration(registration.offering, new_email)
+        if other is not None and other.pk != registration.pk:
+            raise EmailChangeRefused(
+                "That address already has a registration for this class, so it cannot be used "
+                "for this one."
+            )
         if new_email.lower() == registration.email.lower():
-            registration.pending_email = ""
+            old_email = registration.email
+            registration.email, registration.pending_email = new_email, ""
+            if old_email != new_email:
+                registration_note(
+                    registration,
+                    actor=Actor.attendee(),
+                    reason=f"Course email corrected from {old_email} to {new_email}.",
+                )
         else:
             registration.pending_email = new_email
             notices.send_new_email_confirmation(registration)
-        registration.save(update_fields=["pending_email", "updated_at"])
+        registration.save(update_fields=["email", "pending_email", "updated_at"])
     return registration
 
 

@@ -354,7 +354,7 @@ class OutboundEmail(models.Model):
         Registration, null=True, blank=True, on_delete=models.SET_NULL, related_name="emails"
     )
     to_email = models.EmailField(max_length=254)
-    to_name = models.CharField(max_length=200, blank=True)
+    to_name = models.CharField(max_length=400, blank=True)
     template = models.CharField(
         max_length=100, help_text="Under templates/: <name>_subject.txt, <name>.txt, <name>.html."
     )
@@ -364,7 +364,7 @@ class OutboundEmail(models.Model):
         blank=True,
         help_text='List of {"filename", "content_type", "content"} (text content).',
     )
-    subject = models.CharField(max_length=300, blank=True)
+    subject = models.CharField(max_length=998, blank=True)  # RFC 5322 line limit
     text_body = models.TextField(blank=True)
     html_body = models.TextField(blank=True)
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.QUEUED)

@@ -43,8 +43,10 @@ NEXT_STEPS = {
 
 
 def too_many_requests(request: HttpRequest) -> HttpResponse:
-    """The 429 page: what happened and when to try again."""
-    return render(request, "429.html", status=429)
+    """The 429 page: what happened and when to try again (``Retry-After``, RFC 6585)."""
+    response = render(request, "429.html", status=429)
+    response["Retry-After"] = "3600"
+    return response
 
 
 def _offering(slug: str, pk: int) -> Offering:
@@ -52,7 +54,7 @@ def _offering(slug: str, pk: int) -> Offering:
     return get_object_or_404(catalogue.public_offerings(course), pk=pk)
 
 
-@require_http_methods(["GET", "POST"])
+@require_http_methods(["GET", "HEAD", "POST"])
 def register(request: HttpRequest, slug: str, pk: int) -> HttpResponse:
     """The registration form for one class; refuses closed classes with a clear message."""
     offering = _offering(slug, pk)
@@ -110,7 +112,7 @@ def _link_error(request: HttpRequest, error: links.LinkError) -> HttpResponse:
     )
 
 
-@require_http_methods(["GET", "POST"])
+@require_http_methods(["GET", "HEAD", "POST"])
 def confirm_work_email(request: HttpRequest, token: str) -> HttpResponse:
     """GET: a page with a button. POST: confirm the work email and decide eligibility."""
     try:
@@ -119,11 +121,11 @@ def confirm_work_email(request: HttpRequest, token: str) -> HttpResponse:
         return _link_error(request, error)
     registration = target.registration
     if request.method == "POST":
-        try:
+        if registration.state == S.PENDING_EMAIL:
             registration = eligibility.work_email_confirm(registration)
-        except IllegalTransition:
-            pass
-        messages.success(request, "Thank you: your work email is confirmed.")
+            messages.success(request, "Thank you: your work email is confirmed.")
+        elif not registration.is_active:
+            messages.error(request, "This registration has ended; nothing was changed.")
         return redirect(links.manage_path(registration))
     return render(
         request,
@@ -139,7 +141,7 @@ def confirm_work_email(request: HttpRequest, token: str) -> HttpResponse:
     )
 
 
-@require_http_methods(["GET", "POST"])
+@require_http_methods(["GET", "HEAD", "POST"])
 def supervisor_confirm(request: HttpRequest, token: str) -> HttpResponse:
     """GET: asks the supervisor to confirm; POST: records the confirmation."""
     try:
@@ -167,7 +169,7 @@ def supervisor_confirm(request: HttpRequest, token: str) -> HttpResponse:
     )
 
 
-@require_http_methods(["GET", "POST"])
+@require_http_methods(["GET", "HEAD", "POST"])
 def confirm_new_email(request: HttpRequest, token: str) -> HttpResponse:
     """GET: a page with a button. POST: make the new address the course email."""
     try:
@@ -226,7 +228,7 @@ def _manage_context(registration: Registration, now) -> dict:
     }
 
 
-@require_http_methods(["GET", "POST"])
+@require_http_methods(["GET", "HEAD", "POST"])
 def manage(request: HttpRequest, token: str) -> HttpResponse:
     """The attendee's page: state, class times, calendar, next step, payment, waitlist, edits
     and cancellation. Every change is a POST with a named button."""
@@ -244,6 +246,13 @@ def manage(request: HttpRequest, token: str) -> HttpResponse:
     )
     email_form = EmailChangeForm()
     if request.method == "POST":
+        if not registration.is_active:
+            messages.error(request, "This registration has ended, so it cannot be changed.")
+            return redirect(request.path)
+        if ("resend" in request.POST or "change_email" in request.POST) and over_limit(
+            request, "manage-mail", "RATELIMIT_LINK_REQUEST", key=f"registration:{registration.pk}"
+        ):
+            return too_many_requests(request)
         if "pay" in request.POST:
             try:
                 return redirect(checkout.checkout_start(registration))
@@ -272,13 +281,21 @@ def manage(request: HttpRequest, token: str) -> HttpResponse:
         elif "change_email" in request.POST:
             email_form = EmailChangeForm(request.POST)
             if email_form.is_valid():
-                intake.email_change_request(registration, email_form.cleaned_data["new_email"])
-                messages.success(
-                    request,
-                    f"We sent a confirmation link to {email_form.cleaned_data['new_email']}. "
-                    "Your current email stays in use until you open it.",
-                )
-                return redirect(request.path)
+                new_email = email_form.cleaned_data["new_email"]
+                try:
+                    updated = intake.email_change_request(registration, new_email)
+                except intake.EmailChangeRefused as exc:
+                    email_form.add_error("new_email", exc.message)
+                else:
+                    if updated.pending_email:
+                        messages.success(
+                            request,
+                            f"We sent a confirmation link to {new_email}. Your current email "
+                            "stays in use until you open it.",
+                        )
+                    else:
+                        messages.success(request, f"Your course email is {updated.email}.")
+                    return redirect(request.path)
         elif "cancel" in request.POST:
             try:
                 intake.attendee_cancel(registration)
@@ -330,7 +347,7 @@ def payment_status(request: HttpRequest, token: str) -> HttpResponse:
     )
 
 
-@require_http_methods(["GET", "POST"])
+@require_http_methods(["GET", "HEAD", "POST"])
 def leave_waitlist(request: HttpRequest, token: str) -> HttpResponse:
     """The "leave the waitlist" link from emails: GET shows one button, POST leaves."""
     try:
@@ -360,7 +377,7 @@ def leave_waitlist(request: HttpRequest, token: str) -> HttpResponse:
     )
 
 
-@require_http_methods(["GET", "POST"])
+@require_http_methods(["GET", "HEAD", "POST"])
 def request_link(request: HttpRequest) -> HttpResponse:
     """Ask for a fresh manage link by email; answers the same whether or not the email is known."""
     form = LinkRequestForm(request.POST or None)

@@ -238,7 +238,9 @@ STRIPE_API_VERSION = "2026-10-28.endive"  # the version stripe 16.1 is built for
 RATELIMIT_ENABLE = env.bool("RATELIMIT_ENABLE", default=True)
 RATELIMIT_FAIL_OPEN = True  # A cache outage must not lock call-takers out.
 RATELIMIT_REGISTER = env("RATELIMIT_REGISTER", default="10/h")
+RATELIMIT_REGISTER_IP = env("RATELIMIT_REGISTER_IP", default="100/h")
 RATELIMIT_LINK_REQUEST = env("RATELIMIT_LINK_REQUEST", default="5/h")
+RATELIMIT_LINK_REQUEST_IP = env("RATELIMIT_LINK_REQUEST_IP", default="30/h")
 # Behind a proxy, django-ratelimit needs the real client IP: set RATELIMIT_IP_META_KEY to e.g.
 # HTTP_X_FORWARDED_FOR only when the proxy overwrites that header.
 if env("RATELIMIT_IP_META_KEY", default=""):
@@ -265,5 +267,9 @@ LOGGING = {
     },
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": env("LOG_LEVEL", default="INFO")},
-    "loggers": {"django.db.backends": {"level": "WARNING"}},
+    "loggers": {
+        "django.db.backends": {"level": "WARNING"},
+        # Django's own console handler would print every request error a second time.
+        "django": {"handlers": [], "propagate": True},
+    },
 }

@@ -52,7 +52,7 @@ def test_register_fix_an_error_confirm_and_become_eligible(open_page, offering, 
         "jose.nunez+cit@denver911.example.gov"
     )
     page.get_by_role("button", name="Register").click()
-    page.get_by_text("Check your work email").wait_for()
+    page.get_by_role("heading", name="Check your email").wait_for()
 
     registration = Registration.objects.get()
     assert registration.time_zone == "America/Chicago"  # from the browser's Intl API

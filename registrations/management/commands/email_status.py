@@ -1,5 +1,7 @@
 """``manage.py email_status``: outbound email counts by status and kind, and the oldest queued."""
 
+import re
+
 from django.core.management.base import BaseCommand
 from django.db.models import Count
 
@@ -8,6 +10,16 @@ from registrations.models import OutboundEmail
 
 class Command(BaseCommand):
     help = "Show outbound email counts by status and kind, and the oldest queued message."
+
+    def add_arguments(self, parser) -> None:
+        parser.add_argument(
+            "--last",
+            type=int,
+            default=0,
+            metavar="N",
+            help="Also show the N most recent sent messages with the links in them (handy in "
+            "the default run, where the console prints messages encoded).",
+        )
 
     def handle(self, *args: object, **options: object) -> None:
         rows = (
@@ -35,3 +47,12 @@ class Command(BaseCommand):
             )
         else:
             self.stdout.write("Nothing queued.")
+        if options["last"]:
+            recent = OutboundEmail.objects.filter(status=OutboundEmail.Status.SENT).order_by(
+                "-sent_at"
+            )[: options["last"]]
+            for email in recent:
+                self.stdout.write(f"\n#{email.pk} {email.sent_at:%H:%M:%S} to {email.to_email}")
+                self.stdout.write(f"  {email.subject}")
+                for link in dict.fromkeys(re.findall(r"https?://\S+", email.text_body)):
+                    self.stdout.write(f"  {link}")
