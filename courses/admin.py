@@ -12,7 +12,13 @@ from django.http import HttpRequest
 from django.utils import timezone
 
 from .models import Course, Offering, Session
-from .scheduling import SessionTimes, check_session_times, registration_closes_at
+from .scheduling import (
+    SessionTimes,
+    check_session_times,
+    offering_schedule_changed,
+    registration_closes_at,
+    session_times,
+)
 from .timefmt import session_label
 
 
@@ -44,6 +50,7 @@ class CourseAdmin(admin.ModelAdmin):
             },
         ),
         ("Contact", {"fields": ["contact_email"]}),
+        ("Reminders", {"fields": ["reminder_schedule"]}),
     ]
 
     @admin.display(description="Tuition", ordering="tuition_cents")
@@ -167,6 +174,32 @@ class OfferingAdmin(admin.ModelAdmin):
                 "the first session."
             )
         return form
+
+    def save_model(self, request: HttpRequest, obj: Offering, form, change: bool) -> None:
+        if change:
+            stored = Offering.objects.prefetch_related("sessions").get(pk=obj.pk)
+            request._offering_before = (stored.meeting_url, session_times(stored.session_list))
+        super().save_model(request, obj, form, change)
+
+    def save_related(self, request: HttpRequest, form, formsets, change: bool) -> None:
+        """After the sessions are saved: a change of times or meeting link raises the schedule
+        version and sends confirmed attendees one update (``offering_schedule_changed``)."""
+        super().save_related(request, form, formsets, change)
+        before = getattr(request, "_offering_before", None)
+        if before is None:
+            return
+        offering = form.instance
+        times_changed = session_times(offering.sessions.all()) != before[1]
+        link_changed = offering.meeting_url != before[0] and bool(offering.meeting_url)
+        if times_changed or link_changed:
+            offering_schedule_changed(
+                offering, times_changed=times_changed, link_changed=link_changed
+            )
+            self.message_user(
+                request,
+                "Confirmed attendees will get an update with the new "
+                f"{'times' if times_changed else 'meeting link'} and calendar invitation.",
+            )
 
     @admin.display(description="First session", ordering="first_start")
     def first_session(self, offering: Offering) -> str:
