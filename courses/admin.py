@@ -189,7 +189,8 @@ class OfferingAdmin(admin.ModelAdmin):
         if before is None:
             return
         offering = form.instance
-        times_changed = session_times(offering.sessions.all()) != before[1]
+        # Read afresh: the change view's offering carries the prefetched (old) sessions.
+        times_changed = session_times(Session.objects.filter(offering=offering)) != before[1]
         link_changed = offering.meeting_url != before[0] and bool(offering.meeting_url)
         if times_changed or link_changed:
             offering_schedule_changed(

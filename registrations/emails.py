@@ -78,7 +78,8 @@ def email_queue(
         not_before: earliest sending time (``next_attempt_at``); default now.
         publish: False leaves publishing to the caller (broadcast pacing) or the sweeper.
 
-    Returns: the ``OutboundEmail`` row (new or existing).
+    Returns: the ``OutboundEmail`` row (new or existing); its ``created_now`` attribute (not a
+    field) is True when this call made it.
     """
     defaults = {
         "kind": kind,
@@ -98,6 +99,7 @@ def email_queue(
             )
     except IntegrityError:  # Another transaction created the same key first.
         email, created = OutboundEmail.objects.get(dedupe_key=dedupe_key), False
+    email.created_now = created
     if created:
         logger.info("email.queued id=%s kind=%s to=%s", email.pk, kind, email.to_email)
         if publish:

@@ -19,3 +19,12 @@ def send_outbound_email(email_id: int) -> str:
 def sweep_outbound_email() -> int:
     """Beat, every minute: re-enqueue queued rows whose publish was lost and stuck rows."""
     return emails.email_sweep()
+
+
+@shared_task(ignore_result=True)
+def send_due_reminders() -> int:
+    """Beat, every few minutes: queue the reminders that are due (``registrations.reminders``).
+    Returns how many were queued."""
+    from . import reminders
+
+    return reminders.reminders_send_due().queued

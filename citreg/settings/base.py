@@ -147,6 +147,10 @@ CELERY_BEAT_SCHEDULE = {
         "task": "registrations.tasks.sweep_outbound_email",
         "schedule": 60.0,
     },
+    "send-due-reminders": {
+        "task": "registrations.tasks.send_due_reminders",
+        "schedule": env.float("REMINDER_INTERVAL_SECONDS", default=180.0),
+    },
 }
 
 # The email pipeline (registrations.emails): retries and sweeping, in seconds.
