@@ -9,7 +9,9 @@ from django.core.exceptions import ValidationError
 from django.db.models import Max, Min, QuerySet
 from django.forms.models import BaseInlineFormSet
 from django.http import HttpRequest
+from django.urls import reverse
 from django.utils import timezone
+from django.utils.html import format_html
 
 from .models import Course, Offering, Session
 from .scheduling import (
@@ -130,7 +132,7 @@ class OfferingAdmin(admin.ModelAdmin):
     date_hierarchy = "starts_on"
     ordering = ["starts_on"]
     inlines = [SessionInline]
-    readonly_fields = ["starts_on", "created_at", "updated_at"]
+    readonly_fields = ["starts_on", "email_attendees", "created_at", "updated_at"]
     fields = [
         "course",
         "status",
@@ -141,9 +143,23 @@ class OfferingAdmin(admin.ModelAdmin):
         "registration_opens_at",
         "registration_closes_at",
         "meeting_url",
+        "email_attendees",
         "created_at",
         "updated_at",
     ]
+
+    @admin.display(description="Email the attendees")
+    def email_attendees(self, offering: Offering) -> str:
+        if not offering.pk:
+            return "—"
+        url = reverse("admin:registrations_broadcast_add")
+        return format_html(
+            '<a href="{}?offering={}&amp;audience=confirmed">Write to this class\'s '
+            "registrations…</a> (changes to times or the meeting link are emailed "
+            "to confirmed attendees automatically)",
+            url,
+            offering.pk,
+        )
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[Offering]:
         return (

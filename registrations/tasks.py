@@ -28,3 +28,15 @@ def send_due_reminders() -> int:
     from . import reminders
 
     return reminders.reminders_send_due().queued
+
+
+@shared_task(acks_late=True, ignore_result=True)
+def pump_broadcast(broadcast_id: int) -> int:
+    """Publish a broadcast's messages whose moment came; run again a few seconds later while any
+    are queued (``registrations.broadcasts.broadcast_pump``). Returns how many were published."""
+    from . import broadcasts
+
+    result = broadcasts.broadcast_pump(broadcast_id)
+    if result.next_in is not None:
+        pump_broadcast.apply_async(args=[broadcast_id], countdown=result.next_in)
+    return result.published
