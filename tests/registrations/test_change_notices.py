@@ -60,6 +60,8 @@ def post(admin_client, offering, **changes):
 def test_admin_time_change_sends_one_update_per_confirmed_attendee(admin_client, offering):
     ana = registration_in(Registration.State.CONFIRMED, offering)
     registration_in(Registration.State.HELD, offering)
+    page = admin_client.get(f"/admin/courses/offering/{offering.pk}/change/").content.decode()
+    assert f"/admin/registrations/broadcast/add/?offering={offering.pk}" in page
     post(admin_client, offering)  # saved unchanged: nothing
     assert offering.schedule_version == 0
     assert not OutboundEmail.objects.filter(kind="update").exists()
