@@ -223,3 +223,15 @@ def test_broadcast_to_60_through_deferring_and_refusing_smtp(
         wait_for(lambda: broadcasts.progress(broadcast).sent == 60, timeout=30)
     assert len(handler.messages) == 60
     assert getaddresses([str(handler.messages[-1]["To"])])[0][1] == "nobody@example.org"
+
+
+@pytest.mark.django_db
+def test_attendee_values_are_escaped_in_html_and_cannot_add_headers(offering):
+    registration_in(S.CONFIRMED, offering, first_name="<b>Ana</b>\r\nBcc: thief@example.org")
+    broadcast = Broadcast.objects.create(
+        offering=offering, subject="Hello {first_name}", body="Hi {first_name}, see {manage_url}"
+    )
+    shown = broadcasts.preview(broadcast)
+    assert "&lt;b&gt;Ana&lt;/b&gt;" in shown.html and "<b>Ana" not in shown.html
+    assert "\n" not in shown.subject and "\r" not in shown.subject
+    assert '<a href="http://127.0.0.1:8000/r/manage/' in shown.html  # links are clickable
