@@ -22,7 +22,7 @@ from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
 from django.core.exceptions import ValidationError
 from django.db import transaction
-from django.db.models import Count, Min, QuerySet
+from django.db.models import Count, Min, Q, QuerySet
 from django.utils import timezone
 
 from . import links
@@ -44,6 +44,7 @@ PLACEHOLDERS = {
 MEETING_URL_WITHHELD = "(the meeting link is sent to confirmed attendees)"
 _TOKEN = re.compile(r"\{\{|\}\}|\{([^{}]*)\}")
 PUMP_MAX_WAIT_SECONDS = 5.0
+PUMP_STALE_SECONDS = 30.0
 
 AUDIENCE_STATES: dict[str, tuple[str, ...]] = {
     Audience.CONFIRMED: (S.CONFIRMED,),
@@ -221,8 +222,28 @@ def start_pump(broadcast_id: int) -> None:
 
     try:
         pump_broadcast.delay(broadcast_id)
-    except Exception:  # noqa: BLE001, S110 — broker down: the sweeper publishes the rows later.
+    except Exception:  # noqa: BLE001, S110 — broker down: the sweeper restarts the pump later.
         pass
+
+
+def broadcasts_restart_stalled(now: datetime | None = None) -> list[int]:
+    """Restart the pump of every broadcast with queued messages whose pump has not run for
+    ``PUMP_STALE_SECONDS`` (its start was lost to a broker outage, or its worker died).
+
+    Returns: the ids of the broadcasts whose pump was started. Called by ``email_sweep``.
+    """
+    now = now or timezone.now()
+    stale = now - timedelta(seconds=PUMP_STALE_SECONDS)
+    ids = list(
+        Broadcast.objects.filter(emails__status=Status.QUEUED, emails__next_attempt_at__lte=now)
+        .filter(Q(pumped_at__isnull=True) | Q(pumped_at__lte=stale))
+        .filter(Q(sent_at__lte=stale))
+        .values_list("pk", flat=True)
+        .distinct()
+    )
+    for pk in ids:
+        start_pump(pk)
+    return ids
 
 
 @dataclass(frozen=True)
@@ -238,13 +259,16 @@ def broadcast_pump(broadcast_id: int, now: datetime | None = None) -> PumpResult
     """Publish the broadcast's queued rows whose moment has come (one pump step).
 
     Each published row's ``next_attempt_at`` moves ``EMAIL_SENDING_TIMEOUT_SECONDS`` ahead, so the
-    next step does not publish it again; if that publish was lost the row is published again then
-    (by the pump or the sweeper). Sending the same row twice is harmless: the row decides.
+    next step does not publish it again; if that publish was lost the row is published again then.
+    Sending the same row twice is harmless: the row decides. Each step records ``pumped_at``;
+    the sweeper restarts a pump that has stopped (``PUMP_STALE_SECONDS``) instead of publishing
+    the broadcast's rows itself, so the pace holds after a broker or worker outage too.
 
     Returns: a ``PumpResult``; ``next_in`` is at most ``PUMP_MAX_WAIT_SECONDS``.
     """
     now = now or timezone.now()
     rows = OutboundEmail.objects.filter(broadcast_id=broadcast_id, status=Status.QUEUED)
+    Broadcast.objects.filter(pk=broadcast_id).update(pumped_at=timezone.now())
     with transaction.atomic():
         due = list(
             rows.filter(next_attempt_at__lte=now)

@@ -347,15 +347,23 @@ def email_sweep(now: datetime | None = None) -> int:
 
     Picks rows queued with ``next_attempt_at`` older than ``EMAIL_SWEEP_GRACE_SECONDS`` (their
     publish failed, or their retry is due) and rows ``sending`` for longer than
-    ``EMAIL_SENDING_TIMEOUT_SECONDS`` (their worker died). Returns how many were enqueued.
+    ``EMAIL_SENDING_TIMEOUT_SECONDS`` (their worker died). A broadcast's queued messages are left
+    to its pump, which is restarted if it stopped (``broadcasts.broadcasts_restart_stalled``).
+    Returns how many messages were enqueued.
     """
     now = now or timezone.now()
     due = now - timedelta(seconds=settings.EMAIL_SWEEP_GRACE_SECONDS)
     stuck = now - timedelta(seconds=settings.EMAIL_SENDING_TIMEOUT_SECONDS)
-    queued = OutboundEmail.objects.filter(status=Status.QUEUED, next_attempt_at__lte=due)
+    queued = OutboundEmail.objects.filter(
+        status=Status.QUEUED, next_attempt_at__lte=due, broadcast__isnull=True
+    )
     sending = OutboundEmail.objects.filter(status=Status.SENDING, sending_started_at__lte=stuck)
     ids = list(queued.values_list("pk", flat=True)) + list(sending.values_list("pk", flat=True))
     published = sum(enqueue_send(pk) for pk in ids)
+    from .broadcasts import broadcasts_restart_stalled  # broadcasts imports this module
+
+    # A broadcast's queued messages are published by its pump, at its pace: restart a stopped one.
+    broadcasts_restart_stalled(now)
     if ids:
         logger.info("email.sweep found=%s published=%s", len(ids), published)
     return published

@@ -290,6 +290,9 @@ class Broadcast(models.Model):
     sent_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
+    pumped_at = models.DateTimeField(
+        null=True, blank=True, help_text="Last step of the task that publishes its messages."
+    )
 
     class Meta:
         ordering = ["-created_at"]

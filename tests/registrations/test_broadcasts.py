@@ -235,3 +235,22 @@ def test_attendee_values_are_escaped_in_html_and_cannot_add_headers(offering):
     assert "&lt;b&gt;Ana&lt;/b&gt;" in shown.html and "<b>Ana" not in shown.html
     assert "\n" not in shown.subject and "\r" not in shown.subject
     assert '<a href="http://127.0.0.1:8000/r/manage/' in shown.html  # links are clickable
+
+
+@pytest.mark.django_db
+def test_sweeper_restarts_a_stopped_pump_instead_of_publishing_at_once(offering, monkeypatch):
+    published: list[int] = []
+    pumps: list[int] = []
+    monkeypatch.setattr(emails, "enqueue_send", lambda pk, countdown=0: published.append(pk))
+    monkeypatch.setattr(broadcasts, "start_pump", lambda pk: pumps.append(pk))
+    for _ in range(3):
+        registration_in(S.CONFIRMED, offering)
+    broadcast = Broadcast.objects.create(offering=offering, subject="Hi", body="Hi")
+    broadcasts.broadcast_send(broadcast, user=None)  # its pump never starts (broker down)
+    later = timezone.now() + timedelta(minutes=2)
+    Broadcast.objects.filter(pk=broadcast.pk).update(sent_at=later - timedelta(minutes=2))
+    assert emails.email_sweep(now=later) == 0  # no burst: the rows wait for their pump
+    assert published == [] and pumps == [broadcast.pk]
+    Broadcast.objects.filter(pk=broadcast.pk).update(pumped_at=later - timedelta(seconds=5))
+    emails.email_sweep(now=later)
+    assert pumps == [broadcast.pk]  # a running pump is left alone
