@@ -10,10 +10,18 @@ from django.core.exceptions import ValidationError
 from django.db.models import Max, Min, QuerySet
 from django.forms.models import BaseInlineFormSet
 from django.http import HttpRequest
+from django.urls import reverse
 from django.utils import timezone
+from django.utils.html import format_html
 
 from .models import Course, Offering, Session
-from .scheduling import SessionTimes, check_session_times, registration_closes_at
+from .scheduling import (
+    SessionTimes,
+    check_session_times,
+    offering_schedule_changed,
+    registration_closes_at,
+    session_times,
+)
 from .timefmt import session_label
 
 
@@ -45,6 +53,7 @@ class CourseAdmin(admin.ModelAdmin):
             },
         ),
         ("Contact", {"fields": ["contact_email"]}),
+        ("Reminders", {"fields": ["reminder_schedule"]}),
     ]
 
     @admin.display(description="Tuition", ordering="tuition_cents")
@@ -143,7 +152,7 @@ class OfferingAdmin(admin.ModelAdmin):
     date_hierarchy = "starts_on"
     ordering = ["starts_on"]
     inlines = [SessionInline]
-    readonly_fields = ["starts_on", "created_at", "updated_at"]
+    readonly_fields = ["starts_on", "email_attendees", "created_at", "updated_at"]
     fields = [
         "course",
         "status",
@@ -154,9 +163,23 @@ class OfferingAdmin(admin.ModelAdmin):
         "registration_opens_at",
         "registration_closes_at",
         "meeting_url",
+        "email_attendees",
         "created_at",
         "updated_at",
     ]
+
+    @admin.display(description="Email the attendees")
+    def email_attendees(self, offering: Offering) -> str:
+        if not offering.pk:
+            return "—"
+        url = reverse("admin:registrations_broadcast_add")
+        return format_html(
+            '<a href="{}?offering={}&amp;audience=confirmed">Write to this class\'s '
+            "registrations…</a> (changes to times or the meeting link are emailed "
+            "to confirmed attendees automatically)",
+            url,
+            offering.pk,
+        )
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[Offering]:
         return (
@@ -188,6 +211,33 @@ class OfferingAdmin(admin.ModelAdmin):
                 "the first session."
             )
         return form
+
+    def save_model(self, request: HttpRequest, obj: Offering, form, change: bool) -> None:
+        if change:
+            stored = Offering.objects.prefetch_related("sessions").get(pk=obj.pk)
+            request._offering_before = (stored.meeting_url, session_times(stored.session_list))
+        super().save_model(request, obj, form, change)
+
+    def save_related(self, request: HttpRequest, form, formsets, change: bool) -> None:
+        """After the sessions are saved: a change of times or meeting link raises the schedule
+        version and sends confirmed attendees one update (``offering_schedule_changed``)."""
+        super().save_related(request, form, formsets, change)
+        before = getattr(request, "_offering_before", None)
+        if before is None:
+            return
+        offering = form.instance
+        # Read afresh: the change view's offering carries the prefetched (old) sessions.
+        times_changed = session_times(Session.objects.filter(offering=offering)) != before[1]
+        link_changed = offering.meeting_url != before[0] and bool(offering.meeting_url)
+        if times_changed or link_changed:
+            offering_schedule_changed(
+                offering, times_changed=times_changed, link_changed=link_changed
+            )
+            self.message_user(
+                request,
+                "Confirmed attendees will get an update with the new "
+                f"{'times' if times_changed else 'meeting link'} and calendar invitation.",
+            )
 
     @admin.display(description="First session", ordering="first_start")
     def first_session(self, offering: Offering) -> str:

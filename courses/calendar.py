@@ -3,6 +3,8 @@
 The site's download link publishes the events (``METHOD:PUBLISH``). Each session has one stable
 ``UID`` (from its id and the site's host), so a later invitation or change notice (RFC 5546
 ``METHOD:REQUEST`` / ``CANCEL``) updates the same calendar entry instead of adding another.
+``SEQUENCE`` is the offering's ``schedule_version``, raised on every change of times or meeting
+link (RFC 5546 §2.1.4), so calendars apply the newest invitation and ignore older ones.
 """
 
 from datetime import UTC
@@ -10,7 +12,7 @@ from urllib.parse import urlsplit
 
 from django.conf import settings
 from django.utils import timezone
-from icalendar import Calendar, Event
+from icalendar import Calendar, Event, vCalAddress
 
 from .models import Offering, Session
 
@@ -23,14 +25,29 @@ def session_uid(session: Session) -> str:
     return f"session-{session.pk}@{host}"
 
 
-def session_event(session: Session, *, offering: Offering, sequence: int = 0) -> Event:
+def session_event(
+    session: Session,
+    *,
+    offering: Offering,
+    sequence: int = 0,
+    meeting_url: str = "",
+    **extra: object,
+) -> Event:
     """Return a VEVENT for one session: UTC ``DTSTART``/``DTEND``, summary naming the course and
     the session's number ("CIT Support Training for 911 (session 1 of 2)"), and the offering's
-    public URL."""
+    public URL.
+
+    Args:
+        sequence: the event's ``SEQUENCE`` (0 for downloads).
+        meeting_url: when given (invitations to confirmed attendees only), the ``LOCATION`` and a
+            line of the description.
+        **extra: further ``Event.new`` properties (``organizer``, ``attendees``, ``status``).
+    """
     sessions = offering.session_list
     number = next(i for i, s in enumerate(sessions, start=1) if s.pk == session.pk)
     course = offering.course
     url = f"{settings.SITE_URL}{offering.get_absolute_url()}"
+    join = f"Join: {meeting_url}\n\n" if meeting_url else ""
     return Event.new(
         uid=session_uid(session),
         summary=f"{course.title} (session {number} of {len(sessions)})",
@@ -39,11 +56,12 @@ def session_event(session: Session, *, offering: Offering, sequence: int = 0) ->
         stamp=timezone.now().astimezone(UTC),
         sequence=sequence,
         description=(
-            f"{course.title}, live online. {course.participation_requirements}\n\nDetails: {url}"
+            f"{course.title}, live online. {course.participation_requirements}\n\n"
+            f"{join}Details: {url}"
         ),
-        location="Live online",
+        location=meeting_url or "Live online",
         url=url,
-        status="CANCELLED" if offering.status == Offering.Status.CANCELLED else "CONFIRMED",
+        **extra,
     )
 
 
@@ -58,7 +76,70 @@ def offering_calendar(offering: Offering, *, method: str = "PUBLISH") -> bytes:
         prodid=PRODID,
         method=method,
         name=f"{offering.course.title}: {offering.date_label}",
-        subcomponents=[session_event(s, offering=offering) for s in offering.session_list],
+        subcomponents=[
+            session_event(
+                s,
+                offering=offering,
+                sequence=offering.schedule_version,
+                status="CANCELLED" if offering.status == Offering.Status.CANCELLED else "CONFIRMED",
+            )
+            for s in offering.session_list
+        ],
+    )
+    return calendar.to_ical()
+
+
+def offering_invitation(
+    offering: Offering,
+    *,
+    method: str,
+    attendee_email: str,
+    attendee_name: str = "",
+    meeting_url: str = "",
+) -> bytes:
+    """Return an iTIP invitation (RFC 5546) for one attendee: one VEVENT per session.
+
+    Args:
+        offering: the class (its sessions and course are read).
+        method: "REQUEST" (new or changed: the same UIDs with a higher ``SEQUENCE`` replace the
+            earlier entries) or "CANCEL" (the attendee's place ended: removes the entries).
+        attendee_email: the ``ATTENDEE`` address; ``RSVP=FALSE`` (no reply is expected).
+        attendee_name: its ``CN``.
+        meeting_url: the meeting link, for confirmed attendees only.
+
+    Returns: the .ics bytes (CRLF lines). ``ORGANIZER`` is ``TRAINING_ADMIN_EMAIL`` with
+    ``ORGANISATION_NAME``; times are UTC; ``SEQUENCE`` is ``offering.schedule_version``;
+    ``STATUS`` is CONFIRMED, or CANCELLED for "CANCEL".
+
+    Raises: ValueError for another method.
+    """
+    if method not in ("REQUEST", "CANCEL"):
+        raise ValueError(f"Unsupported iTIP method {method!r}.")
+    organizer = vCalAddress.new(settings.TRAINING_ADMIN_EMAIL, cn=settings.ORGANISATION_NAME)
+    attendee = vCalAddress.new(
+        attendee_email,
+        cn=attendee_name or None,
+        cutype="INDIVIDUAL",
+        role="REQ-PARTICIPANT",
+        rsvp=False,
+    )
+    events = [
+        session_event(
+            s,
+            offering=offering,
+            sequence=offering.schedule_version,
+            meeting_url=meeting_url,
+            organizer=organizer,
+            attendees=[attendee],
+            status="CANCELLED" if method == "CANCEL" else "CONFIRMED",
+        )
+        for s in offering.session_list
+    ]
+    calendar = Calendar.new(
+        prodid=PRODID,
+        method=method,
+        name=f"{offering.course.title}: {offering.date_label}",
+        subcomponents=events,
     )
     return calendar.to_ical()
 

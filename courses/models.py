@@ -13,6 +13,13 @@ from django.db.models import Q
 from django.urls import reverse
 from django.utils import timezone
 
+from .reminder_schedule import (
+    DEFAULT_REMINDER_SCHEDULE,
+    ReminderOffset,
+    parse_reminder_schedule,
+    validate_reminder_schedule,
+)
+
 DEFAULT_TIME_ZONE = "America/Denver"
 
 
@@ -55,6 +62,14 @@ class Course(models.Model):
     )
     time_zone = models.CharField(max_length=64, default=DEFAULT_TIME_ZONE)
     contact_email = models.EmailField(blank=True, help_text="Questions about the course go here.")
+    reminder_schedule = models.TextField(
+        default=DEFAULT_REMINDER_SCHEDULE,
+        blank=True,
+        validators=[validate_reminder_schedule],
+        help_text='One reminder per line, e.g. "7 days before the first session" or "1 hour '
+        'before each session" (minutes, hours, days or weeks). Only confirmed attendees get '
+        "reminders. Leave empty for none.",
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -93,6 +108,11 @@ class Course(models.Model):
     def registration_lead(self) -> timedelta:
         return timedelta(hours=self.registration_lead_hours)
 
+    @property
+    def reminder_offsets(self) -> list[ReminderOffset]:
+        """The parsed ``reminder_schedule`` (``courses.reminder_schedule``)."""
+        return parse_reminder_schedule(self.reminder_schedule)
+
 
 class Offering(models.Model):
     """One dated class of a course, e.g. "June 6–7, 2024, evening".
@@ -130,6 +150,12 @@ class Offering(models.Model):
     registration_closes_at = models.DateTimeField()
     meeting_url = models.URLField(
         blank=True, help_text="Video meeting link; shown only to confirmed attendees."
+    )
+    schedule_version = models.PositiveIntegerField(
+        default=0,
+        editable=False,
+        help_text="Raised on every change of session times or meeting link; the calendar "
+        "SEQUENCE and part of reminder keys.",
     )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)

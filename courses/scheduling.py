@@ -20,9 +20,11 @@ from zoneinfo import ZoneInfo
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
+from django.db.models import F
 from django.utils import timezone
 
 from .models import Course, Offering, Session
+from .signals import offering_changed
 from .timefmt import clock, session_label
 
 EVENING_FROM = time(15, 0)
@@ -192,7 +194,8 @@ def offering_reschedule(
 
     Existing session rows are updated in start order, so their ids — and the calendar UIDs made
     from them — stay stable. Registration closes again at the course's lead time before the new
-    first session.
+    first session. When the times differ from the stored ones, ``offering_schedule_changed`` raises
+    the schedule version and confirmed attendees are told (one update each).
 
     Raises: ValidationError as ``check_session_times``.
     """
@@ -207,6 +210,7 @@ def offering_reschedule(
     )
     ordered = sorted(times, key=lambda s: s.starts_at)
     existing = list(offering.sessions.order_by("starts_at"))
+    before = session_times(existing)
     for index, new in enumerate(ordered):
         if index < len(existing):
             session = existing[index]
@@ -222,4 +226,34 @@ def offering_reschedule(
     if capacity is not None:
         offering.capacity = capacity
     offering.save()
+    if session_times(offering.sessions.order_by("starts_at")) != before:
+        offering = offering_schedule_changed(offering, times_changed=True)
+    return offering
+
+
+def session_times(sessions: Sequence[Session]) -> list[tuple[datetime, datetime]]:
+    """``[(starts_at, ends_at), ...]`` of ``sessions`` in start order (for comparing schedules)."""
+    return sorted((s.starts_at, s.ends_at) for s in sessions)
+
+
+@transaction.atomic
+def offering_schedule_changed(
+    offering: Offering, *, times_changed: bool = False, link_changed: bool = False
+) -> Offering:
+    """Record that an offering's session times or meeting link changed (already saved).
+
+    Raises ``schedule_version`` by one — the calendar ``SEQUENCE`` (RFC 5546 §2.1.4) and part of
+    reminder keys — and sends ``courses.signals.offering_changed`` in the same transaction; the
+    registrations app then queues one update per confirmed attendee.
+
+    Returns: the offering re-read with its new version.
+    """
+    Offering.objects.filter(pk=offering.pk).update(schedule_version=F("schedule_version") + 1)
+    offering = Offering.objects.select_related("course").get(pk=offering.pk)
+    offering_changed.send(
+        sender=Offering,
+        offering=offering,
+        times_changed=times_changed,
+        link_changed=link_changed,
+    )
     return offering

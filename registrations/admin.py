@@ -2,18 +2,22 @@
 pages, and the outbound email log. Admin actions call the services; they hold no rules."""
 
 import csv
+from urllib.parse import urlencode
 
 from django import forms
 from django.contrib import admin, messages
-from django.core.exceptions import ValidationError
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.db.models import QuerySet
-from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect, StreamingHttpResponse
+from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
+from django.urls import path, reverse
 
-from . import cancellation, eligibility, emails, refunds
+from . import broadcasts, cancellation, eligibility, emails, refunds
 from .forms import RefundForm, RejectForm
 from .models import (
     AgencyDomain,
+    Broadcast,
     OutboundEmail,
     Payment,
     PolicyPage,
@@ -107,7 +111,10 @@ class RegistrationAdminBase(admin.ModelAdmin):
     list_select_related = ["offering__course"]
     search_fields = ["first_name", "last_name", "email", "work_email", "employer_name"]
     inlines = [PaymentInline, RegistrationEventInline, OutboundEmailInline]
-    actions = ["approve", "approve_and_list_domain", "reject", "cancel_and_refund", "refund_only"]
+    actions = [
+        "approve", "approve_and_list_domain", "reject", "cancel_and_refund", "refund_only",
+        "email_selected",
+    ]  # fmt: skip
 
     def get_fieldsets(self, request: HttpRequest, obj: Registration | None = None) -> list:
         taking_part = [
@@ -270,6 +277,18 @@ class RegistrationAdminBase(admin.ModelAdmin):
                 )  # fmt: skip
         return None
 
+    @admin.action(description="Email the selected registrations…", permissions=["change"])
+    def email_selected(self, request: HttpRequest, queryset: QuerySet) -> HttpResponse:
+        """Open a new "email to attendees" with the selection as its recipients."""
+        ids = list(queryset.order_by("pk").values_list("pk", flat=True))
+        offerings = set(queryset.values_list("offering", flat=True))
+        query = {"audience": Broadcast.Audience.SELECTED, "selected": ",".join(map(str, ids))}
+        if len(offerings) == 1:
+            query["offering"] = offerings.pop()
+        return HttpResponseRedirect(
+            f"{reverse('admin:registrations_broadcast_add')}?{urlencode(query)}"
+        )
+
 
 @admin.register(Registration)
 class RegistrationAdmin(RegistrationAdminBase):
@@ -426,3 +445,139 @@ class WebhookEventAdmin(admin.ModelAdmin):
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False
+
+
+class BroadcastForm(forms.ModelForm):
+    """Refuses unknown placeholders in the subject and body, and incomplete recipients."""
+
+    class Meta:
+        model = Broadcast
+        fields = ["offering", "audience", "selected", "subject", "body"]
+        widgets = {"body": forms.Textarea(attrs={"rows": 14, "cols": 90})}
+
+    def clean_subject(self) -> str:
+        subject = self.cleaned_data["subject"]
+        broadcasts.validate_template_text(subject)
+        return subject
+
+    def clean_body(self) -> str:
+        body = self.cleaned_data["body"]
+        broadcasts.validate_template_text(body)
+        return body
+
+    def clean(self) -> dict:
+        data = super().clean()
+        audience = data.get("audience")
+        if audience == Broadcast.Audience.SELECTED and not data.get("selected"):
+            self.add_error("selected", "Select the registrations to write to.")
+        if audience and audience != Broadcast.Audience.SELECTED and not data.get("offering"):
+            self.add_error("offering", "Choose the class whose registrations get the message.")
+        return data
+
+
+@admin.register(Broadcast)
+class BroadcastAdmin(admin.ModelAdmin):
+    """Write to a class's attendees: draft, preview for one recipient, send, watch the progress
+    (the page refreshes itself while messages are queued), retry the failed ones. The rules are
+    in ``registrations.broadcasts``."""
+
+    form = BroadcastForm
+    change_form_template = "admin/registrations/broadcast/change_form.html"
+    list_display = ["subject", "offering", "audience", "author", "created_at", "sent_at"]
+    list_select_related = ["offering__course", "author"]
+    list_filter = ["audience", "sent_at"]
+    search_fields = ["subject", "body"]
+    raw_id_fields = ["selected"]
+    fields = [
+        "offering", "audience", "selected", "subject", "body",
+        "author", "created_at", "sent_at", "sent_by",
+    ]  # fmt: skip
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Broadcast | None = None) -> list:
+        fixed = ["author", "created_at", "sent_at", "sent_by"]
+        if obj is not None and obj.sent_at is not None:
+            return [*fixed, "offering", "audience", "selected", "subject", "body"]
+        return fixed
+
+    def has_delete_permission(self, request: HttpRequest, obj: Broadcast | None = None) -> bool:
+        return obj is None or obj.sent_at is None
+
+    def save_model(self, request: HttpRequest, obj: Broadcast, form, change: bool) -> None:
+        if not change:
+            obj.author = request.user
+        super().save_model(request, obj, form, change)
+
+    def response_add(self, request: HttpRequest, obj: Broadcast, post_url_continue=None):
+        """After saving a draft, stay on its page to preview and send it."""
+        return HttpResponseRedirect(reverse("admin:registrations_broadcast_change", args=[obj.pk]))
+
+    def get_urls(self) -> list:
+        wrap = self.admin_site.admin_view
+        return [
+            path("<int:pk>/send/", wrap(self.send_view), name="registrations_broadcast_send"),
+            path("<int:pk>/retry/", wrap(self.retry_view), name="registrations_broadcast_retry"),
+            *super().get_urls(),
+        ]
+
+    def change_view(self, request: HttpRequest, object_id: str, form_url="", extra_context=None):
+        broadcast = self.get_object(request, object_id)
+        extra = dict(extra_context or {})
+        if broadcast is not None:
+            extra.update(self._status_context(request, broadcast))
+        return super().change_view(request, object_id, form_url, extra)
+
+    def _status_context(self, request: HttpRequest, broadcast: Broadcast) -> dict:
+        context: dict = {"broadcast": broadcast, "placeholders": broadcasts.PLACEHOLDERS}
+        if broadcast.sent_at is None:
+            people = broadcasts.recipients(broadcast)
+            context["recipient_count"] = people.count()
+            chosen = (
+                people.filter(pk=request.GET.get("preview")).first()
+                if request.GET.get("preview", "").isdigit()
+                else None
+            )
+            try:
+                context["preview"] = broadcasts.preview(broadcast, chosen)
+            except ValidationError as exc:
+                context["preview_error"] = " ".join(exc.messages)
+            context["preview_choices"] = people[:200]
+        else:
+            progress = broadcasts.progress(broadcast)
+            context["progress"] = progress
+            context["failures"] = broadcast.emails.filter(
+                status=OutboundEmail.Status.FAILED
+            ).order_by("to_email")
+            context["retrying"] = broadcast.emails.filter(
+                status=OutboundEmail.Status.QUEUED, attempts__gt=0
+            ).order_by("to_email")
+        return context
+
+    def _post_only(self, request: HttpRequest, pk: int) -> Broadcast:
+        if request.method != "POST":
+            raise PermissionDenied
+        broadcast = get_object_or_404(Broadcast, pk=pk)
+        if not self.has_change_permission(request, broadcast):
+            raise PermissionDenied
+        return broadcast
+
+    def send_view(self, request: HttpRequest, pk: int) -> HttpResponse:
+        broadcast = self._post_only(request, pk)
+        try:
+            count = broadcasts.broadcast_send(broadcast, user=request.user)
+        except (ValidationError, broadcasts.AlreadySent) as exc:
+            text = " ".join(exc.messages) if isinstance(exc, ValidationError) else str(exc)
+            self.message_user(request, text, messages.ERROR)
+        else:
+            self.message_user(
+                request,
+                f"Sending to {count} recipient(s) at up to "
+                f"{broadcasts.settings.BROADCAST_RATE_PER_MINUTE:g} a minute.",
+                messages.SUCCESS,
+            )
+        return HttpResponseRedirect(reverse("admin:registrations_broadcast_change", args=[pk]))
+
+    def retry_view(self, request: HttpRequest, pk: int) -> HttpResponse:
+        broadcast = self._post_only(request, pk)
+        count = broadcasts.broadcast_retry_failed(broadcast)
+        self.message_user(request, f"{count} failed message(s) queued again.", messages.SUCCESS)
+        return HttpResponseRedirect(reverse("admin:registrations_broadcast_change", args=[pk]))

@@ -91,9 +91,13 @@ def _cancel_paid(
             staff_user=actor.user,
         )
         refunds.refund_execute(refund.pk)  # Raises on a Stripe error: nothing else changes.
+    told = (
+        f"Your registration is cancelled; a refund of ${refund_cents / 100:,.2f} is on its way."
+        if refund_cents
+        else "Your registration is cancelled. No refund is due under the course's refund policy."
+    )
     registration.refresh_from_db()
-    if registration.state == S.REFUNDED:  # The whole amount went back.
-        notices.send_place_ended(registration, reason=reason)
+    if registration.state == S.REFUNDED:  # The whole amount went back (notice already sent).
         return registration
     with transaction.atomic():
         result = registration_transition(
@@ -105,5 +109,5 @@ def _cancel_paid(
         )
         booking.offer_free_seats(registration.offering_id)
         if result.changed:
-            notices.send_place_ended(result.registration, reason=reason)
+            notices.send_place_ended(result.registration, reason=told)
     return result.registration

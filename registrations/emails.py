@@ -20,6 +20,7 @@ import smtplib
 import socket
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from email.message import MIMEPart
 from email.utils import formataddr, make_msgid
 from urllib.parse import urlsplit
 
@@ -56,6 +57,9 @@ def email_queue(
     to_name: str = "",
     attachments: list[dict] | None = None,
     registration: Registration | None = None,
+    broadcast: object | None = None,
+    not_before: datetime | None = None,
+    publish: bool = True,
 ) -> OutboundEmail:
     """Record a message that must go out and enqueue its sending after commit.
 
@@ -68,10 +72,15 @@ def email_queue(
             nothing new.
         context: JSON-serialisable template context (ids and strings, not model instances).
         to_name: the recipient's display name (any script; line breaks are removed).
-        attachments: ``[{"filename", "content_type", "content"}]`` with text content.
+        attachments: ``[{"filename", "content_type", "content"}]`` with text content; a
+            content type with parameters (``"text/calendar; method=REQUEST"``) keeps them.
         registration: the registration the message is about, if any.
+        broadcast: the ``Broadcast`` the message belongs to, if any.
+        not_before: earliest sending time (``next_attempt_at``); default now.
+        publish: False leaves publishing to the caller (broadcast pacing) or the sweeper.
 
-    Returns: the ``OutboundEmail`` row (new or existing).
+    Returns: the ``OutboundEmail`` row (new or existing); its ``created_now`` attribute (not a
+    field) is True when this call made it.
     """
     defaults = {
         "kind": kind,
@@ -81,7 +90,8 @@ def email_queue(
         "context": context or {},
         "attachments": attachments or [],
         "registration": registration,
-        "next_attempt_at": timezone.now(),
+        "broadcast": broadcast,
+        "next_attempt_at": not_before or timezone.now(),
     }
     try:
         with transaction.atomic():
@@ -90,9 +100,11 @@ def email_queue(
             )
     except IntegrityError:  # Another transaction created the same key first.
         email, created = OutboundEmail.objects.get(dedupe_key=dedupe_key), False
+    email.created_now = created
     if created:
         logger.info("email.queued id=%s kind=%s to=%s", email.pk, kind, email.to_email)
-        transaction.on_commit(lambda: enqueue_send(email.pk))
+        if publish:
+            transaction.on_commit(lambda: enqueue_send(email.pk))
     return email
 
 
@@ -138,12 +150,32 @@ class SendResult:
     retry_in: float = 0
 
 
+# Kinds that only make sense while the registration is confirmed: when it no longer is by the time
+# the message is sent (cancelled after the reminder was queued), the row is marked skipped.
+CONFIRMED_ONLY_KINDS = frozenset({OutboundEmail.Kind.REMINDER, OutboundEmail.Kind.UPDATE})
+
+
 def _claim(email_id: int, now: datetime) -> OutboundEmail | None:
     """Lock the row and mark it sending; None when there is nothing to do."""
     timeout = timedelta(seconds=settings.EMAIL_SENDING_TIMEOUT_SECONDS)
     with transaction.atomic():
-        email = OutboundEmail.objects.select_for_update().filter(pk=email_id).first()
+        email = (
+            OutboundEmail.objects.select_for_update(of=("self",))
+            .select_related("registration")
+            .filter(pk=email_id)
+            .first()
+        )
         if email is None or email.status in (Status.SENT, Status.FAILED, Status.SKIPPED):
+            return None
+        if (
+            email.kind in CONFIRMED_ONLY_KINDS
+            and email.registration is not None
+            and email.registration.state != Registration.State.CONFIRMED
+        ):
+            email.status = Status.SKIPPED
+            email.last_error = f"Not sent: the registration is {email.registration.state}."
+            email.save(update_fields=["status", "last_error", "updated_at"])
+            logger.info("email.skipped id=%s kind=%s", email.pk, email.kind)
             return None
         if (
             email.status == Status.SENDING
@@ -200,8 +232,35 @@ def _message(email: OutboundEmail, subject: str, text: str, html: str) -> EmailM
     )
     message.attach_alternative(html, "text/html")
     for item in email.attachments:
-        message.attach(item["filename"], item["content"], item["content_type"])
+        message.attach(_attachment(item))
     return message
+
+
+def _attachment(item: dict) -> MIMEPart:
+    """A MIME part for ``{"filename", "content_type", "content"}``; parameters of the content
+    type are kept (an iTIP invitation needs ``text/calendar; method=REQUEST``, RFC 6047 §2.4)."""
+    mimetype, *params = (p.strip() for p in item["content_type"].split(";"))
+    maintype, subtype = mimetype.split("/", 1)
+    part = MIMEPart()
+    extra = dict(p.split("=", 1) for p in params if "=" in p)
+    if maintype == "text":
+        part.set_content(
+            item["content"],
+            subtype=subtype,
+            params=extra,
+            disposition="attachment",
+            filename=item["filename"],
+        )
+    else:
+        part.set_content(
+            item["content"].encode(),
+            maintype,
+            subtype,
+            params=extra,
+            disposition="attachment",
+            filename=item["filename"],
+        )
+    return part
 
 
 def is_temporary(error: BaseException) -> bool:
@@ -299,15 +358,23 @@ def email_sweep(now: datetime | None = None) -> int:
 
     Picks rows queued with ``next_attempt_at`` older than ``EMAIL_SWEEP_GRACE_SECONDS`` (their
     publish failed, or their retry is due) and rows ``sending`` for longer than
-    ``EMAIL_SENDING_TIMEOUT_SECONDS`` (their worker died). Returns how many were enqueued.
+    ``EMAIL_SENDING_TIMEOUT_SECONDS`` (their worker died). A broadcast's queued messages are left
+    to its pump, which is restarted if it stopped (``broadcasts.broadcasts_restart_stalled``).
+    Returns how many messages were enqueued.
     """
     now = now or timezone.now()
     due = now - timedelta(seconds=settings.EMAIL_SWEEP_GRACE_SECONDS)
     stuck = now - timedelta(seconds=settings.EMAIL_SENDING_TIMEOUT_SECONDS)
-    queued = OutboundEmail.objects.filter(status=Status.QUEUED, next_attempt_at__lte=due)
+    queued = OutboundEmail.objects.filter(
+        status=Status.QUEUED, next_attempt_at__lte=due, broadcast__isnull=True
+    )
     sending = OutboundEmail.objects.filter(status=Status.SENDING, sending_started_at__lte=stuck)
     ids = list(queued.values_list("pk", flat=True)) + list(sending.values_list("pk", flat=True))
     published = sum(enqueue_send(pk) for pk in ids)
+    from .broadcasts import broadcasts_restart_stalled  # broadcasts imports this module
+
+    # A broadcast's queued messages are published by its pump, at its pace: restart a stopped one.
+    broadcasts_restart_stalled(now)
     if ids:
         logger.info("email.sweep found=%s published=%s", len(ids), published)
     return published

@@ -343,15 +343,22 @@ class OutboundEmail(models.Model):
         WAITLIST_JOINED = "waitlist_joined", "Joined the waitlist"
         WAITLIST_OFFER = "waitlist_offer", "Waitlist seat offer"
         WAITLIST_LEFT = "waitlist_left", "Left the waitlist"
-        PAYMENT_RECEIVED = "payment_received", "Payment received (confirmation)"
         PAYMENT_FAILED = "payment_failed", "Payment failed"
         REFUND_ISSUED = "refund_issued", "Refund issued"
         STAFF_ALERT = "staff_alert", "Staff alert"
+        CONFIRMATION = "confirmation", "Confirmation with calendar invitation"
+        REMINDER = "reminder", "Reminder"
+        UPDATE = "update", "Change of time or meeting link"
+        PLACE_ENDED = "place_ended", "Place ended (calendar cancellation)"
+        BROADCAST = "broadcast", "Message from staff (broadcast)"
 
     kind = models.CharField(max_length=40, choices=Kind.choices)
     dedupe_key = models.CharField(max_length=200, unique=True)
     registration = models.ForeignKey(
         Registration, null=True, blank=True, on_delete=models.SET_NULL, related_name="emails"
+    )
+    broadcast = models.ForeignKey(
+        "Broadcast", null=True, blank=True, on_delete=models.PROTECT, related_name="emails"
     )
     to_email = models.EmailField(max_length=254)
     to_name = models.CharField(max_length=400, blank=True)
@@ -387,6 +394,63 @@ class OutboundEmail(models.Model):
 
     def __str__(self) -> str:
         return f"{self.get_kind_display()} to {self.to_email} ({self.status})"
+
+
+class Broadcast(models.Model):
+    """A message staff write to the attendees of an offering (or to selected registrations).
+
+    ``subject`` and ``body`` are plain text with placeholders such as ``{first_name}``
+    (``registrations.broadcasts``). Sending creates one ``OutboundEmail`` per recipient
+    (``dedupe_key`` ``broadcast:<broadcast>:<registration>``), which are the record of who got
+    it and of the progress.
+    """
+
+    class Audience(models.TextChoices):
+        CONFIRMED = "confirmed", "Confirmed attendees"
+        WAITLISTED = "waitlisted", "Waitlisted"
+        PAYING = "paying", "Seat held or payment processing"
+        ACTIVE = "active", "Everyone with an active registration"
+        SELECTED = "selected", "The registrations selected in the list"
+
+    offering = models.ForeignKey(
+        Offering,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="broadcasts",
+        help_text="The class whose registrations receive the message.",
+    )
+    audience = models.CharField(max_length=10, choices=Audience.choices, default=Audience.CONFIRMED)
+    selected = models.ManyToManyField(
+        Registration,
+        blank=True,
+        related_name="+",
+        help_text="Recipients when the audience is the selected registrations.",
+    )
+    subject = models.CharField(max_length=200)
+    body = models.TextField(
+        help_text="Plain text. Placeholders: {first_name}, {last_name}, {course_title}, "
+        "{offering_dates}, {manage_url}, {meeting_url} (confirmed attendees only)."
+    )
+    author = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    sent_at = models.DateTimeField(null=True, blank=True)
+    sent_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    pumped_at = models.DateTimeField(
+        null=True, blank=True, help_text="Last step of the task that publishes its messages."
+    )
+
+    class Meta:
+        ordering = ["-created_at"]
+        verbose_name = "email to attendees"
+        verbose_name_plural = "emails to attendees"
+
+    def __str__(self) -> str:
+        return self.subject
 
 
 class RegistrationUnderReview(Registration):

@@ -8,6 +8,9 @@ Times are written in the offering's zone (Mountain Time) and, when it differs, t
 import uuid
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from django.conf import settings
+
+from courses.calendar import ics_filename, offering_invitation
 from courses.timefmt import session_label
 
 from . import links
@@ -62,6 +65,118 @@ def _queue(
         template=f"emails/{kind}",
         context={**registration_context(registration), **context},
         dedupe_key=key,
+        registration=registration,
+    )
+
+
+def attendee_context(registration: Registration) -> dict:
+    """``registration_context`` plus what a confirmed attendee needs to attend: the meeting link
+    (only ever put in messages to confirmed attendees), the participation requirements and the
+    contact address."""
+    offering = registration.offering
+    course = offering.course
+    confirmed = registration.state == Registration.State.CONFIRMED
+    return {
+        **registration_context(registration),
+        "meeting_url": offering.meeting_url if confirmed else "",
+        "participation_requirements": course.participation_requirements,
+        "contact_email": course.contact_email or settings.TRAINING_ADMIN_EMAIL,
+    }
+
+
+def invitation_attachment(registration: Registration, method: str) -> dict:
+    """The iTIP invitation (RFC 5546) for ``registration`` as a pipeline attachment.
+
+    Args:
+        method: "REQUEST" (confirmation, change) or "CANCEL" (the place ended).
+
+    Returns: ``{"filename", "content_type", "content"}``; the content type carries the method
+    parameter as RFC 6047 §2.4 requires. The meeting link is included for confirmed attendees.
+    """
+    offering = registration.offering
+    confirmed = registration.state == Registration.State.CONFIRMED
+    ics = offering_invitation(
+        offering,
+        method=method,
+        attendee_email=registration.email,
+        attendee_name=registration.full_name,
+        meeting_url=offering.meeting_url if confirmed and method == "REQUEST" else "",
+    )
+    name = "cancel.ics" if method == "CANCEL" else "invite.ics"
+    return {
+        "filename": name if offering.pk is None else f"{ics_filename(offering)[:-4]}-{name}",
+        "content_type": f"text/calendar; method={method}; charset=utf-8",
+        "content": ics.decode(),
+    }
+
+
+def send_confirmation(registration: Registration) -> None:
+    """Queue the confirmation of a confirmed registration, once (``confirmation:<id>``).
+
+    Multipart text + HTML with both sessions (MT, and the attendee's zone when it differs), the
+    meeting link if set, the camera/microphone requirement, what to prepare, the contact address,
+    the manage link, and an iTIP ``METHOD:REQUEST`` invitation. Call it in the transaction that
+    makes the registration confirmed (the message goes out after commit).
+
+    Raises: ValueError when the registration is not confirmed.
+    """
+    if registration.state != Registration.State.CONFIRMED:
+        raise ValueError(f"Registration {registration.pk} is {registration.state}, not confirmed.")
+    email_queue(
+        kind=Kind.CONFIRMATION,
+        to_email=registration.email,
+        to_name=registration.full_name,
+        template="emails/confirmation",
+        context=attendee_context(registration),
+        attachments=[invitation_attachment(registration, "REQUEST")],
+        dedupe_key=f"confirmation:{registration.pk}",
+        registration=registration,
+    )
+
+
+def send_place_ended(registration: Registration, *, reason: str) -> None:
+    """Queue the notice that a confirmed attendee's place ended, with an iTIP ``METHOD:CANCEL``
+    for the same UIDs, so the sessions leave their calendar. Once per registration
+    (``place-ended:<id>``).
+
+    Args:
+        registration: the registration (usually already cancelled or refunded).
+        reason: one or two sentences for the attendee, e.g. "You cancelled your registration;
+            a refund of $250.00 is on its way." (plain text).
+    """
+    email_queue(
+        kind=Kind.PLACE_ENDED,
+        to_email=registration.email,
+        to_name=registration.full_name,
+        template="emails/place_ended",
+        context={**registration_context(registration), "reason": reason},
+        attachments=[invitation_attachment(registration, "CANCEL")],
+        dedupe_key=f"place-ended:{registration.pk}",
+        registration=registration,
+    )
+
+
+def send_update(registration: Registration, *, times_changed: bool, link_changed: bool) -> None:
+    """Queue one change notice for a confirmed attendee after staff changed session times or the
+    meeting link: the new times (MT and their zone), the link, and an iTIP ``METHOD:REQUEST`` with
+    the same UIDs and the offering's new ``SEQUENCE``. Once per schedule version
+    (``update:<registration>:<schedule version>``); other states get nothing.
+    """
+    if registration.state != Registration.State.CONFIRMED:
+        return
+    offering = registration.offering
+    email_queue(
+        kind=Kind.UPDATE,
+        to_email=registration.email,
+        to_name=registration.full_name,
+        template="emails/update",
+        context={
+            **attendee_context(registration),
+            "times_changed": times_changed,
+            "link_changed": link_changed,
+        },
+        attachments=[invitation_attachment(registration, "REQUEST")],
+        dedupe_key=f"update:{registration.pk}:{offering.schedule_version}",
         registration=registration,
     )
 
@@ -161,11 +276,6 @@ def send_waitlist_left(registration: Registration, *, lapsed: bool) -> None:
     _queue(registration, Kind.WAITLIST_LEFT, f"waitlist-left:{registration.pk}", lapsed=lapsed)
 
 
-def send_payment_received(registration: Registration) -> None:
-    """The seat is paid and confirmed (once per registration)."""
-    _queue(registration, Kind.PAYMENT_RECEIVED, f"confirmation:{registration.pk}")
-
-
 def send_payment_failed(registration: Registration) -> None:
     """A delayed payment failed; the seat was released; they may try again."""
     _queue(registration, Kind.PAYMENT_FAILED, f"payment-failed:{registration.pk}:{uuid.uuid4()}")
@@ -194,11 +304,6 @@ def send_refund_issued(registration: Registration, payment, total_cents: int) ->
     )
 
 
-def send_place_ended(registration: Registration, *, reason: str) -> None:
-    """A confirmed attendee's place ended (cancelled or refunded): tell them (once)."""
-    _queue(registration, Kind.CANCELLED, f"cancelled:{registration.pk}", paid=True, reason=reason)
-
-
 def send_staff_alert(registration: Registration, reason: str) -> None:
     """Tell the training administration something needs a person (once per reason)."""
     from django.conf import settings
@@ -214,3 +319,26 @@ def send_staff_alert(registration: Registration, reason: str) -> None:
         registrant_email=registration.email,
         admin_url=f"{settings.SITE_URL}/admin/registrations/registration/{registration.pk}/change/",
     )
+
+
+def send_updates(offering, *, times_changed: bool, link_changed: bool) -> int:
+    """Queue one change notice (``send_update``) per confirmed registration of ``offering``.
+
+    Returns: how many registrations were told.
+    """
+    confirmed = (
+        Registration.objects.filter(offering=offering, state=Registration.State.CONFIRMED)
+        .select_related("offering__course")
+        .prefetch_related("offering__sessions")
+        .order_by("pk")
+    )
+    count = 0
+    for registration in confirmed:
+        send_update(registration, times_changed=times_changed, link_changed=link_changed)
+        count += 1
+    return count
+
+
+def on_offering_changed(sender, *, offering, times_changed: bool, link_changed: bool, **kwargs):
+    """Receiver of ``courses.signals.offering_changed``: tell the confirmed attendees."""
+    send_updates(offering, times_changed=times_changed, link_changed=link_changed)

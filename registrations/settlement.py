@@ -123,7 +123,7 @@ def money_arrived(payment_id: int) -> None:
                 hold_expires_at=None,
                 hold_is_offer=False,
             )
-            notices.send_payment_received(result.registration)
+            notices.send_confirmation(result.registration)
             _expire_other_sessions(payment)
             return
         if state == S.EXPIRED:
@@ -214,6 +214,7 @@ def refunded_total(payment: Payment, total_cents: int, refund: Refund | None = N
         registration = Registration.objects.select_for_update().get(pk=payment.registration_id)
         full = total_cents >= payment.amount_cents
         if full and registration.state in (S.CONFIRMED, S.EXPIRED):
+            was_confirmed = registration.state == S.CONFIRMED
             registration_transition(
                 registration_id=registration.pk,
                 to_state=S.REFUNDED,
@@ -221,6 +222,12 @@ def refunded_total(payment: Payment, total_cents: int, refund: Refund | None = N
                 reason=f"Refunded in full (${total_cents / 100:.2f}).",
             )
             booking.offer_free_seats(registration.offering_id)
+            if was_confirmed:
+                notices.send_place_ended(
+                    registration,
+                    reason=f"Your payment of ${total_cents / 100:,.2f} has been refunded in full, "
+                    "so your place in the class has ended.",
+                )
         else:
             registration_note(
                 registration,

@@ -53,3 +53,24 @@ def expire_checkout_session(session_id: str) -> bool:
     from .payments import checkout_session_expire
 
     return checkout_session_expire(session_id)
+
+
+@shared_task(ignore_result=True)
+def send_due_reminders() -> int:
+    """Beat, every few minutes: queue the reminders that are due (``registrations.reminders``).
+    Returns how many were queued."""
+    from . import reminders
+
+    return reminders.reminders_send_due().queued
+
+
+@shared_task(acks_late=True, ignore_result=True)
+def pump_broadcast(broadcast_id: int) -> int:
+    """Publish a broadcast's messages whose moment came; run again a few seconds later while any
+    are queued (``registrations.broadcasts.broadcast_pump``). Returns how many were published."""
+    from . import broadcasts
+
+    result = broadcasts.broadcast_pump(broadcast_id)
+    if result.next_in is not None:
+        pump_broadcast.apply_async(args=[broadcast_id], countdown=result.next_in)
+    return result.published

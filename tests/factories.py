@@ -4,9 +4,12 @@ from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 import factory
+from django.utils import timezone
 
 from courses.models import Course, Offering
 from courses.scheduling import SessionTimes, offering_create
+from registrations.models import Registration
+from registrations.transitions import Actor, registration_transition
 
 DENVER = ZoneInfo("America/Denver")
 
@@ -63,3 +66,47 @@ def make_offering(
         capacity=capacity,
         registration_opens_at=registration_opens_at,
     )
+
+
+class RegistrationFactory(factory.django.DjangoModelFactory):
+    """A registration in ``pending_email`` (the state the public form creates)."""
+
+    class Meta:
+        model = Registration
+
+    offering = None  # required: pass one
+    first_name = factory.Sequence(lambda n: f"Ana{n}")
+    last_name = "Call-Taker"
+    email = factory.Sequence(lambda n: f"attendee{n}@example.org")
+    role = Registration.Role.CALL_TAKER
+    employer_name = "Denver 911"
+    employer_city = "Denver"
+    employer_state = "CO"
+    work_email = factory.Sequence(lambda n: f"attendee{n}@denver911.gov")
+    supervisor_name = "Sam Supervisor"
+    supervisor_email = "sam@denver911.gov"
+    attested_at = factory.LazyFunction(timezone.now)
+    participation_acknowledged_at = factory.LazyFunction(timezone.now)
+    terms_accepted_at = factory.LazyFunction(timezone.now)
+    time_zone = "America/Denver"
+
+
+# The legal path to each state, from pending_email (registrations.transitions.TRANSITIONS).
+PATHS = {
+    Registration.State.ELIGIBLE: ["eligible"],
+    Registration.State.WAITLISTED: ["eligible", "waitlisted"],
+    Registration.State.HELD: ["eligible", "held"],
+    Registration.State.PROCESSING: ["eligible", "held", "processing"],
+    Registration.State.CONFIRMED: ["eligible", "held", "confirmed"],
+}
+
+
+def registration_in(state: str, offering: Offering, **fields: object) -> Registration:
+    """Create a registration and move it to ``state`` through ``registration_transition`` along a
+    legal path (actor: system), as the eligibility and payment code would."""
+    registration = RegistrationFactory(offering=offering, **fields)
+    for step in PATHS.get(state, []):
+        registration = registration_transition(
+            registration_id=registration.pk, to_state=step, actor=Actor.system()
+        ).registration
+    return Registration.objects.select_related("offering__course").get(pk=registration.pk)

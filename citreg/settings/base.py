@@ -151,6 +151,10 @@ CELERY_BEAT_SCHEDULE = {
         "task": "registrations.tasks.release_expired_holds",
         "schedule": 60.0,
     },
+    "send-due-reminders": {
+        "task": "registrations.tasks.send_due_reminders",
+        "schedule": env.float("REMINDER_INTERVAL_SECONDS", default=180.0),
+    },
 }
 
 # The email pipeline (registrations.emails): retries and sweeping, in seconds.
@@ -160,6 +164,8 @@ EMAIL_RETRY_MAX_SECONDS = env.float("EMAIL_RETRY_MAX_SECONDS", default=600.0)
 EMAIL_SENDING_TIMEOUT_SECONDS = env.int("EMAIL_SENDING_TIMEOUT_SECONDS", default=300)
 EMAIL_SWEEP_GRACE_SECONDS = env.int("EMAIL_SWEEP_GRACE_SECONDS", default=30)
 EMAIL_PUBLISH_RETRIES = env.int("EMAIL_PUBLISH_RETRIES", default=1)
+# "Email the attendees" (registrations.broadcasts): messages per minute, to respect the provider.
+BROADCAST_RATE_PER_MINUTE = env.float("BROADCAST_RATE_PER_MINUTE", default=120.0)
 
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
