@@ -11,7 +11,7 @@ from django.db import connection
 from django.utils import timezone
 
 from registrations import booking, checkout
-from registrations.models import Payment, Refund, Registration, WebhookEvent
+from registrations.models import OutboundEmail, Payment, Refund, Registration, WebhookEvent
 from tests.registrations.helpers import open_offering
 from tests.registrations.stripe_helpers import (
     deliver,
@@ -433,6 +433,9 @@ def test_self_cancellation_follows_the_refund_policy(
     assert registration.state == end_state
     assert Payment.objects.get().amount_refunded_cents == refunded_cents
     assert booking.seats_taken(offering) == 0
+    # The calendar entries are withdrawn (iTIP CANCEL), once.
+    [ended] = OutboundEmail.objects.filter(kind="place_ended", registration=registration)
+    assert ended.status == "sent" and "text/calendar; method=CANCEL" in str(ended.attachments)
 
 
 # The policy pages come from a data migration, which transactional tests flush.
