@@ -4,6 +4,9 @@ Views validate input and call one service function each (``intake``, ``eligibili
 no rules. Links in emails never change anything on GET, because mail scanners follow links.
 """
 
+from collections.abc import Callable
+from functools import wraps
+
 from django.contrib import messages
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
@@ -112,14 +115,29 @@ def _link_error(request: HttpRequest, error: links.LinkError) -> HttpResponse:
     )
 
 
+def signed_link(purpose: str) -> Callable:
+    """View decorator: read the ``token`` URL argument as a signed link for ``purpose`` and call
+    the view with the registration it names; an expired or tampered link gets the page that
+    offers a new one (``links.read_link``)."""
+
+    def decorator(view: Callable[[HttpRequest, Registration], HttpResponse]) -> Callable:
+        @wraps(view)
+        def wrapper(request: HttpRequest, token: str) -> HttpResponse:
+            try:
+                target = links.read_link(purpose, token)
+            except links.LinkError as error:
+                return _link_error(request, error)
+            return view(request, target.registration)
+
+        return wrapper
+
+    return decorator
+
+
 @require_http_methods(["GET", "HEAD", "POST"])
-def confirm_work_email(request: HttpRequest, token: str) -> HttpResponse:
+@signed_link(links.WORK_EMAIL)
+def confirm_work_email(request: HttpRequest, registration: Registration) -> HttpResponse:
     """GET: a page with a button. POST: confirm the work email and decide eligibility."""
-    try:
-        target = links.read_link(links.WORK_EMAIL, token)
-    except links.LinkError as error:
-        return _link_error(request, error)
-    registration = target.registration
     if request.method == "POST":
         if registration.state == S.PENDING_EMAIL:
             registration = eligibility.work_email_confirm(registration)
@@ -142,13 +160,9 @@ def confirm_work_email(request: HttpRequest, token: str) -> HttpResponse:
 
 
 @require_http_methods(["GET", "HEAD", "POST"])
-def supervisor_confirm(request: HttpRequest, token: str) -> HttpResponse:
+@signed_link(links.SUPERVISOR)
+def supervisor_confirm(request: HttpRequest, registration: Registration) -> HttpResponse:
     """GET: asks the supervisor to confirm; POST: records the confirmation."""
-    try:
-        target = links.read_link(links.SUPERVISOR, token)
-    except links.LinkError as error:
-        return _link_error(request, error)
-    registration = target.registration
     if request.method == "POST":
         registration = eligibility.supervisor_confirm(registration)
         return render(request, "registrations/supervisor_done.html", {"registration": registration})
@@ -170,13 +184,9 @@ def supervisor_confirm(request: HttpRequest, token: str) -> HttpResponse:
 
 
 @require_http_methods(["GET", "HEAD", "POST"])
-def confirm_new_email(request: HttpRequest, token: str) -> HttpResponse:
+@signed_link(links.NEW_EMAIL)
+def confirm_new_email(request: HttpRequest, registration: Registration) -> HttpResponse:
     """GET: a page with a button. POST: make the new address the course email."""
-    try:
-        target = links.read_link(links.NEW_EMAIL, token)
-    except links.LinkError as error:
-        return _link_error(request, error)
-    registration = target.registration
     if request.method == "POST":
         registration = intake.email_change_confirm(registration)
         messages.success(request, f"Your course email is now {registration.email}.")
@@ -229,14 +239,10 @@ def _manage_context(registration: Registration, now) -> dict:
 
 
 @require_http_methods(["GET", "HEAD", "POST"])
-def manage(request: HttpRequest, token: str) -> HttpResponse:
+@signed_link(links.MANAGE)
+def manage(request: HttpRequest, registration: Registration) -> HttpResponse:
     """The attendee's page: state, class times, calendar, next step, payment, waitlist, edits
     and cancellation. Every change is a POST with a named button."""
-    try:
-        target = links.read_link(links.MANAGE, token)
-    except links.LinkError as error:
-        return _link_error(request, error)
-    registration = target.registration
     details_form = DetailsForm(
         initial={
             "first_name": registration.first_name,
@@ -327,14 +333,10 @@ def manage(request: HttpRequest, token: str) -> HttpResponse:
     )
 
 
-def payment_status(request: HttpRequest, token: str) -> HttpResponse:
+@signed_link(links.MANAGE)
+def payment_status(request: HttpRequest, registration: Registration) -> HttpResponse:
     """Where Stripe sends the attendee back. Shows the state from our database (the redirect
     proves nothing) and refreshes every few seconds until the webhook has confirmed it."""
-    try:
-        target = links.read_link(links.MANAGE, token)
-    except links.LinkError as error:
-        return _link_error(request, error)
-    registration = target.registration
     waiting = registration.state in (S.HELD, S.PROCESSING)
     return render(
         request,
@@ -348,13 +350,9 @@ def payment_status(request: HttpRequest, token: str) -> HttpResponse:
 
 
 @require_http_methods(["GET", "HEAD", "POST"])
-def leave_waitlist(request: HttpRequest, token: str) -> HttpResponse:
+@signed_link(links.MANAGE)
+def leave_waitlist(request: HttpRequest, registration: Registration) -> HttpResponse:
     """The "leave the waitlist" link from emails: GET shows one button, POST leaves."""
-    try:
-        target = links.read_link(links.MANAGE, token)
-    except links.LinkError as error:
-        return _link_error(request, error)
-    registration = target.registration
     on_list = registration.state == S.WAITLISTED or (
         registration.state == S.HELD and registration.hold_is_offer
     )
