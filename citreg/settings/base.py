@@ -119,6 +119,7 @@ if CELERY_BROKER_URL.startswith("filesystem://"):
         "processed_folder": str(_broker_dir / "processed"),
         "control_folder": str(_broker_dir / "control"),
         "store_processed": False,
+        "polling_interval": 0.2,  # seconds; a message goes out in well under a second
     }
 else:
     # Fail fast when Redis is unreachable; publishing then retries briefly (EMAIL_PUBLISH_RETRIES)
