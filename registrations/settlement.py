@@ -235,7 +235,8 @@ def refunded_total(payment: Payment, total_cents: int, refund: Refund | None = N
                 reason=f"Refund of ${added / 100:.2f} recorded (${total_cents / 100:.2f} of "
                 f"${payment.amount_cents / 100:.2f} refunded).",
             )
-        notices.send_refund_issued(registration, payment, total_cents)
+        if refund is None or not refund.automatic:  # automatic ones were announced already
+            notices.send_refund_issued(registration, payment, total_cents)
 
 
 def charge_refunded(charge: dict) -> None:
