@@ -279,7 +279,17 @@ class RegistrationAdminBase(admin.ModelAdmin):
 
     @admin.action(description="Email the selected registrations…", permissions=["change"])
     def email_selected(self, request: HttpRequest, queryset: QuerySet) -> HttpResponse:
-        """Open a new "email to attendees" with the selection as its recipients."""
+        """Open a new "email to attendees" with the selection's active registrations as its
+        recipients (cancelled, refunded and rejected ones are left out, and staff told so)."""
+        active = queryset.exclude(state__in=Registration.INACTIVE_STATES)
+        left_out = queryset.count() - active.count()
+        if left_out:
+            self.message_user(
+                request,
+                f"{left_out} selected registration(s) have ended and were left out.",
+                messages.WARNING,
+            )
+        queryset = active
         ids = list(queryset.order_by("pk").values_list("pk", flat=True))
         offerings = set(queryset.values_list("offering", flat=True))
         query = {"audience": Broadcast.Audience.SELECTED, "selected": ",".join(map(str, ids))}
@@ -409,8 +419,8 @@ class RefundInline(admin.TabularInline):
 
 @admin.register(Payment)
 class PaymentAdmin(admin.ModelAdmin):
-    list_display = ["created_at", "registration", "status", "amount_cents",
-                    "amount_refunded_cents", "stripe_checkout_session_id"]  # fmt: skip
+    list_display = ["created_at", "registration", "status", "amount", "refunded",
+                    "stripe_checkout_session_id"]  # fmt: skip
     list_filter = ["status"]
     search_fields = ["stripe_checkout_session_id", "stripe_payment_intent_id",
                      "registration__email", "registration__last_name"]  # fmt: skip
@@ -424,6 +434,17 @@ class PaymentAdmin(admin.ModelAdmin):
 
     def has_delete_permission(self, request: HttpRequest, obj: object = None) -> bool:
         return False
+
+    @admin.display(description="Amount", ordering="amount_cents")
+    def amount(self, payment: Payment) -> str:
+        return f"${payment.amount_cents / 100:,.2f}"
+
+    @admin.display(description="Refunded", ordering="amount_refunded_cents")
+    def refunded(self, payment: Payment) -> str:
+        if not payment.amount_refunded_cents:
+            return "—"
+        whole = " (all)" if payment.amount_refunded_cents >= payment.amount_cents else ""
+        return f"${payment.amount_refunded_cents / 100:,.2f}{whole}"
 
     @admin.action(description="Export selected payments and refunds as CSV")
     def export_csv(self, request: HttpRequest, queryset: QuerySet[Payment]):

@@ -64,10 +64,16 @@ def unknown_placeholders(text: str) -> list[str]:
 
 
 def validate_template_text(text: str) -> None:
-    """Refuse staff text with unknown placeholders.
+    """Refuse staff text with unknown placeholders or a lone brace.
 
     Raises: ValidationError naming each unknown ``{...}`` and listing the known ones.
     """
+    stray = _TOKEN.sub("", text)
+    if "{" in stray or "}" in stray:
+        raise ValidationError(
+            "A brace is not closed or not opened. Placeholders look like {first_name}; write "
+            "{{ and }} for literal braces."
+        )
     unknown = unknown_placeholders(text)
     if unknown:
         names = ", ".join("{" + name + "}" for name in unknown)

@@ -6,6 +6,7 @@ the official library with a pinned API version (``STRIPE_API_VERSION``) and an o
 knows Stripe's shapes beyond the plain values these functions return.
 """
 
+import time
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -155,14 +156,24 @@ def parse_event(body: bytes, signature_header: str | None) -> dict:
     """
     if not signature_header or not settings.STRIPE_WEBHOOK_SECRET:
         raise BadWebhook("missing signature or webhook secret")
+    timestamps = [part[2:] for part in signature_header.split(",") if part.strip().startswith("t=")]
+    if timestamps and timestamps[0].strip().isdigit():
+        if int(timestamps[0]) > time.time() + SIGNATURE_TOLERANCE_SECONDS:
+            raise BadWebhook("signature timestamp in the future")
     try:
         event = stripe.Webhook.construct_event(
             body, signature_header, settings.STRIPE_WEBHOOK_SECRET,
             tolerance=SIGNATURE_TOLERANCE_SECONDS,
         )  # fmt: skip
-    except (ValueError, stripe.SignatureVerificationError) as exc:
-        raise BadWebhook(str(exc)) from exc
-    data = event.to_dict() if hasattr(event, "to_dict") else dict(event)
-    if not isinstance(data.get("id"), str) or not isinstance(data.get("type"), str):
+        data = event.to_dict() if hasattr(event, "to_dict") else dict(event)
+    except (ValueError, TypeError, AttributeError, stripe.SignatureVerificationError) as exc:
+        raise BadWebhook(str(exc) or exc.__class__.__name__) from exc
+    event_object = (data.get("data") or {}).get("object") if isinstance(data, dict) else None
+    if (
+        not isinstance(data.get("id"), str)
+        or not isinstance(data.get("type"), str)
+        or not isinstance(event_object, dict)
+        or not isinstance(event_object.get("id"), str)
+    ):
         raise BadWebhook("not an event")
     return data

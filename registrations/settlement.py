@@ -112,8 +112,19 @@ def money_arrived(payment_id: int) -> None:
         payment.status, payment.paid_at = Payment.Status.PAID, timezone.now()
         payment.save(update_fields=["status", "paid_at", "updated_at"])
         registration = Registration.objects.select_for_update().get(pk=payment.registration_id)
+        now = timezone.now()
+        if registration.state == S.HELD and registration.hold_expires_at <= now:
+            # The hold lapsed before the payment landed (the release task has not run yet):
+            # record that, then treat it as any late payment.
+            registration = registration_transition(
+                registration_id=registration.pk,
+                to_state=S.EXPIRED,
+                actor=Actor.system(),
+                reason="Seat hold expired before the payment arrived.",
+                hold_expires_at=None,
+            ).registration
         state = registration.state
-        seat_free = booking.seats_taken(offering) < offering.capacity
+        seat_free = booking.seats_taken(offering, now) < offering.capacity
         if state in (S.HELD, S.PROCESSING) or (state == S.EXPIRED and seat_free):
             result = registration_transition(
                 registration_id=registration.pk,
@@ -195,13 +206,19 @@ def refunded_total(payment: Payment, total_cents: int, refund: Refund | None = N
     to ``refunded`` and its seat is offered on; a partial refund keeps state and seat."""
     with transaction.atomic():
         payment = Payment.objects.select_for_update().get(pk=payment.pk)
+        total_cents = min(total_cents, payment.amount_cents)
         if total_cents <= payment.amount_refunded_cents:
             return
         added = total_cents - payment.amount_refunded_cents
         payment.amount_refunded_cents = total_cents
         payment.save(update_fields=["amount_refunded_cents", "updated_at"])
+        # Our own refunds count from the moment they are requested: Stripe's charge.refunded
+        # can arrive before refund_execute has recorded its success.
         recorded = sum(
-            r.amount_cents for r in payment.refunds.filter(status=Refund.Status.SUCCEEDED)
+            r.amount_cents
+            for r in payment.refunds.filter(
+                status__in=(Refund.Status.SUCCEEDED, Refund.Status.PENDING)
+            )
         )
         if recorded < total_cents:  # Refunded outside citreg (Stripe's dashboard): record it.
             Refund.objects.create(

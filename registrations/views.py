@@ -36,7 +36,8 @@ NEXT_STEPS = {
     "free.",
     S.PROCESSING: "Your payment is being processed. Your seat is kept meanwhile; we will email "
     "you when it completes.",
-    S.EXPIRED: "Your seat hold ended before payment. You can try again while seats are free.",
+    S.EXPIRED: "Your seat was not kept: the hold ended before payment, or the payment did not "
+    "go through. You can try again while seats are free.",
     S.CONFIRMED: "Your seat is confirmed. See you in class!",
     S.REFUNDED: "This registration was cancelled and refunded.",
     S.REJECTED: "We could not confirm your eligibility. Questions? Write to the training "

@@ -65,8 +65,6 @@ def stripe_webhook(request: HttpRequest) -> HttpResponse:
     except payments.BadWebhook as exc:
         logger.warning("payments.webhook_rejected reason=%s", exc)
         return HttpResponse("invalid webhook", status=400, content_type="text/plain")
-    if not isinstance(event.get("data", {}).get("object"), dict):
-        return HttpResponse("malformed event", status=400, content_type="text/plain")
     try:
         handle_event(event)
     except OperationalError:

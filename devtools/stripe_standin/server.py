@@ -145,6 +145,7 @@ _CONTROL_ROUTES = [
     ("GET", r"/_standin/deliveries", "deliveries"),
     ("GET", r"/_standin/clock", "clock"),
     ("POST", r"/_standin/clock/advance", "advance_clock"),
+    ("POST", r"/_standin/clock/reset", "reset_clock"),
     ("POST", r"/_standin/reset", "reset"),
     ("POST", r"/_standin/disputes", "dispute"),
     ("GET", r"/_standin/switches", "switches"),
@@ -473,6 +474,8 @@ class _Handler(BaseHTTPRequestHandler):
             now = standin.clock.advance(float(seconds))
             store.expire_due()
             return {"now": now}
+        if name == "reset_clock":
+            return {"now": standin.clock.reset()}
         if name == "reset":
             standin.reset()
             return {"reset": True}

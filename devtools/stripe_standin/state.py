@@ -77,10 +77,14 @@ class Clock:
             self._offset += seconds
         return self.now()
 
-    def reset(self) -> None:
-        """Back to the real clock."""
+    def reset(self) -> int:
+        """Back to the real clock (test control; keeps every object). Returns the new now.
+
+        After an advance, the app's next ``expires_at`` (counted on the real clock) would fall
+        short of the 30-minute minimum on the advanced one; this puts both clocks together."""
         with self._lock:
             self._offset = 0.0
+        return self.now()
 
 
 class Store:

@@ -60,4 +60,4 @@ def test_cancel_at_checkout_then_the_hold_is_released_when_the_session_expires(
         15,
     )
     page.reload()
-    assert "Your seat hold ended before payment" in page.content()
+    assert "Your seat was not kept" in page.content()

@@ -687,3 +687,15 @@ def test_delayed_payment_completes_unpaid_then_settles(client, receiver, outcome
     assert settled.payment_status == event["data"]["object"]["payment_status"] == expected
     types = [e["type"] for e in receiver.events()]
     assert types == ["checkout.session.completed", f"checkout.session.async_payment_{outcome}"]
+
+
+def test_clock_reset_returns_to_real_time_and_keeps_objects(client, standin):
+    session = client.v1.checkout.sessions.create(params=session_params())
+    advance = f"{standin.base_url}/_standin/clock/advance"
+    status, _, body = http("POST", advance, {"seconds": "7200"})
+    assert status == 200 and json.loads(body)["now"] >= int(time.time()) + 7199
+    status, _, body = http("POST", f"{standin.base_url}/_standin/clock/reset", {})
+    assert status == 200 and abs(json.loads(body)["now"] - time.time()) < 5
+    assert client.v1.checkout.sessions.retrieve(session.id).id == session.id
+    # New sessions are judged on the real clock again.
+    assert client.v1.checkout.sessions.create(params=session_params()).status == "open"

@@ -254,3 +254,11 @@ def test_sweeper_restarts_a_stopped_pump_instead_of_publishing_at_once(offering,
     Broadcast.objects.filter(pk=broadcast.pk).update(pumped_at=later - timedelta(seconds=5))
     emails.email_sweep(now=later)
     assert pumps == [broadcast.pk]  # a running pump is left alone
+
+
+@pytest.mark.parametrize("text", ["Hi {first_name", "Hi first_name}", "Hi {{literal}} }"])
+def test_a_lone_brace_is_refused(text):
+
+    with pytest.raises(ValidationError, match="brace is not closed or not opened"):
+        broadcasts.validate_template_text(text)
+    broadcasts.validate_template_text("Hi {first_name}, {{literal}}")  # fine

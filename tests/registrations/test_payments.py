@@ -477,3 +477,88 @@ def test_needs_attention_filter_and_csv_export(course, standin, client, admin_cl
     header, row = body.strip().splitlines()
     assert header.startswith("date (UTC),registration,attendee")
     assert ",250.00,USD,0.00," in row and payment.stripe_payment_intent_id in row
+
+
+def test_charge_refunded_arriving_before_our_refund_is_recorded_counts_once(
+    course, standin, client
+):
+    from registrations import payments, refunds
+
+    registration = confirmed(open_offering(course), standin, client)
+    payment = Payment.objects.get()
+    refund = refunds.refund_request(payment=payment, amount_cents=25000, reason="Moved away")
+    # Stripe refunds, and its webhook lands before refund_execute records the success.
+    payments.refund_create(
+        payment_intent_id=payment.stripe_payment_intent_id,
+        amount_cents=25000,
+        idempotency_key=refund.idempotency_key,
+        reason="Moved away",
+    )
+    [refunded] = events(standin, "charge.refunded")
+    assert deliver(client, refunded).status_code == 200
+    refunds.refund_execute(refund.pk)  # Stripe replays the same refund (same key)
+    assert [(r.amount_cents, r.status) for r in Refund.objects.all()] == [(25000, "succeeded")]
+    payment.refresh_from_db()
+    registration.refresh_from_db()
+    assert payment.amount_refunded_cents == 25000
+    assert registration.state == S.REFUNDED
+
+
+def test_payment_landing_after_its_hold_lapsed_does_not_overbook(course, standin, client):
+    offering = open_offering(course)
+    offering.capacity = 1
+    offering.save()
+    late = eligible(offering, email="late@denver911.example.gov")
+    late_url = checkout.checkout_start(late)
+    # The hold lapses; before the release task runs, someone else takes the seat.
+    Registration.objects.filter(pk=late.pk).update(
+        hold_expires_at=timezone.now() - timedelta(seconds=1)
+    )
+    other = eligible(offering, email="other@denver911.example.gov")
+    other_url = checkout.checkout_start(other)
+    assert pay(standin, late_url) == 303
+    [completed] = events(standin, "checkout.session.completed")
+    deliver(client, completed)
+    late.refresh_from_db()
+    assert late.state == S.REFUNDED and late.needs_attention
+    assert pay(standin, other_url) == 303
+    completed = [
+        e
+        for e in events(standin, "checkout.session.completed")
+        if e["data"]["object"]["client_reference_id"] == str(other.pk)
+    ]
+    deliver(client, completed[0])
+    other.refresh_from_db()
+    assert other.state == S.CONFIRMED
+    assert booking.seats_taken(offering) == 1
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        b"[1, 2, 3]",
+        b'{"id": "evt_1", "type": "checkout.session.completed", "data": {"object": {}}}',
+        b'{"id": "evt_2", "type": "checkout.session.completed", "data": {}}',
+        b'"just a string"',
+    ],
+)
+def test_signed_but_malformed_events_get_400(client, standin, body):
+    import time as clock
+
+    from devtools.stripe_standin import sign
+
+    signature = sign(body, "whsec_citreg_payments", int(clock.time()))
+    response = client.post(
+        "/payments/stripe/webhook/", body, content_type="application/json",
+        HTTP_STRIPE_SIGNATURE=signature,
+    )  # fmt: skip
+    assert response.status_code == 400
+    assert not WebhookEvent.objects.exists()
+
+
+def test_signature_from_the_future_is_refused(client, standin, course):
+    registration = eligible(open_offering(course))
+    pay(standin, checkout.checkout_start(registration))
+    [event] = events(standin, "checkout.session.completed")
+    future = int(timezone.now().timestamp()) + 3600
+    assert deliver(client, event, timestamp=future).status_code == 400
