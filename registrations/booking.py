@@ -181,11 +181,14 @@ def waitlist_position(registration: Registration) -> int | None:
     return ahead + 1
 
 
-def release_seat(registration_id: int, *, reason: str, to_state: str = S.EXPIRED) -> bool:
+def release_seat(
+    registration_id: int, *, reason: str, to_state: str = S.EXPIRED, notify: bool = False
+) -> bool:
     """End a hold or a processing payment (expired, failed); frees the seat and offers it on.
 
-    A lapsed waitlist offer leaves the waitlist (``cancelled``) and is told so. Returns True when
-    a seat was released, False when the registration no longer held one (already paid, etc.).
+    A lapsed waitlist offer leaves the waitlist (``cancelled``) and is told so; with ``notify``,
+    an ordinary hold that ran out is told it may try again. Returns True when a seat was
+    released, False when the registration no longer held one (already paid, etc.).
     """
     with transaction.atomic():
         registration = Registration.objects.select_related("offering").get(pk=registration_id)
@@ -204,6 +207,8 @@ def release_seat(registration_id: int, *, reason: str, to_state: str = S.EXPIRED
         )
         if lapsed_offer:
             notices.send_waitlist_left(registration, lapsed=True)
+        elif notify:
+            notices.send_hold_lapsed(registration)
         offer_free_seats(registration.offering_id)
     return True
 
@@ -254,4 +259,4 @@ def release_expired_holds(now: datetime | None = None) -> int:
             "pk", flat=True
         )
     )
-    return sum(release_seat(pk, reason="Seat hold expired unpaid.") for pk in ids)
+    return sum(release_seat(pk, reason="Seat hold expired unpaid.", notify=True) for pk in ids)

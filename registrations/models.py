@@ -343,6 +343,7 @@ class OutboundEmail(models.Model):
         WAITLIST_JOINED = "waitlist_joined", "Joined the waitlist"
         WAITLIST_OFFER = "waitlist_offer", "Waitlist seat offer"
         WAITLIST_LEFT = "waitlist_left", "Left the waitlist"
+        HOLD_LAPSED = "hold_lapsed", "Seat hold ended unpaid"
         PAYMENT_FAILED = "payment_failed", "Payment failed"
         REFUND_ISSUED = "refund_issued", "Refund issued"
         STAFF_ALERT = "staff_alert", "Staff alert"

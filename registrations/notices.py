@@ -276,6 +276,16 @@ def send_waitlist_left(registration: Registration, *, lapsed: bool) -> None:
     _queue(registration, Kind.WAITLIST_LEFT, f"waitlist-left:{registration.pk}", lapsed=lapsed)
 
 
+def send_hold_lapsed(registration: Registration) -> None:
+    """The seat held for checkout was not paid in time and is released; they may try again
+    (once per hold: the key counts the registration's checkouts)."""
+    _queue(
+        registration,
+        Kind.HOLD_LAPSED,
+        f"hold-lapsed:{registration.pk}:{registration.payments.count()}",
+    )
+
+
 def send_payment_failed(registration: Registration) -> None:
     """A delayed payment failed; the seat was released; they may try again."""
     _queue(registration, Kind.PAYMENT_FAILED, f"payment-failed:{registration.pk}:{uuid.uuid4()}")

@@ -196,7 +196,7 @@ def session_expired(session: dict) -> None:
         ).exists()  # fmt: skip
         registration = payment.registration
         if not live and registration.state == S.HELD:
-            booking.release_seat(registration.pk, reason="Checkout expired unpaid.")
+            booking.release_seat(registration.pk, reason="Checkout expired unpaid.", notify=True)
 
 
 def refunded_total(payment: Payment, total_cents: int, refund: Refund | None = None) -> None:

@@ -264,9 +264,12 @@ def test_expired_event_releases_an_unpaid_hold(course, standin, client):
     assert payments.checkout_session_expire(session_id)
     [expired] = events(standin, "checkout.session.expired")
     assert deliver(client, expired).status_code == 200
+    assert deliver(client, expired).status_code == 200
     registration.refresh_from_db()
     assert registration.state == S.EXPIRED
     assert booking.seats_taken(registration.offering) == 0
+    [told] = OutboundEmail.objects.filter(kind="hold_lapsed")
+    assert told.status == "sent" and "Nothing was charged" in told.text_body
 
 
 def test_delayed_payment_processing_then_failed(course, standin, client):
