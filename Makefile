@@ -55,7 +55,8 @@ run: demo-data
 	@echo "Serving http://127.0.0.1:8000 — stop everything with Ctrl-C"
 	@# Stripe: the local stand-in unless STRIPE_SECRET_KEY is set (devtools/stripe_env.sh).
 	@honcho_args=$$(devtools/stripe_env.sh) && \
-		$(VENV)/bin/honcho --procfile Procfile.dev $$honcho_args
+		$(VENV)/bin/honcho --procfile Procfile.dev $$honcho_args || \
+		{ status=$$?; [ $$status -eq 130 ] || [ $$status -eq 143 ] || exit $$status; }  # Ctrl-C is a normal stop
 
 test: install $(NPM_STAMP)
 	DATABASE_URL=$(TEST_DATABASE_URL) REDIS_URL=$(TEST_REDIS_URL) \
