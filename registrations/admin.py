@@ -13,7 +13,7 @@ from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 
-from . import broadcasts, cancellation, eligibility, emails, refunds
+from . import broadcasts, cancellation, checkout, eligibility, emails, refunds
 from .forms import RefundForm, RejectForm
 from .models import (
     AgencyDomain,
@@ -235,7 +235,7 @@ class RegistrationAdminBase(admin.ModelAdmin):
                 self.message_user(request, f"{registration.full_name}: cancelled.")
             except (IllegalTransition, ValueError) as exc:
                 self.message_user(request, f"{registration.full_name}: {exc}", messages.ERROR)
-            except PaymentProviderError as exc:
+            except (PaymentProviderError, checkout.CheckoutUnavailable) as exc:
                 self.message_user(
                     request,
                     f"{registration.full_name}: nothing changed. {exc.message}",

@@ -60,7 +60,13 @@ def with_seats_taken(queryset, now: datetime | None = None):
     )
 
 
-def _lock_offering(offering_id: int) -> Offering:
+def lock_offering(offering_id: int) -> Offering:
+    """Lock an offering's row (inside a transaction) and return it.
+
+    Lock order, for every writer that touches seats or money: the offering, then the payment,
+    then the registration. Following it everywhere is what keeps PostgreSQL from deadlocking
+    when a cancellation, a webhook and the hold sweeper meet on the same class.
+    """
     return Offering.objects.select_for_update().get(pk=offering_id)
 
 
@@ -76,7 +82,7 @@ def hold_seat(registration: Registration, now: datetime | None = None) -> Regist
     """
     now = now or timezone.now()
     with transaction.atomic():
-        offering = _lock_offering(registration.offering_id)
+        offering = lock_offering(registration.offering_id)
         registration = Registration.objects.select_for_update().get(pk=registration.pk)
         if registration.state == S.HELD and registration.hold_expires_at > now:
             return registration
@@ -125,7 +131,7 @@ def join_waitlist(registration: Registration, now: datetime | None = None) -> Re
     """
     now = now or timezone.now()
     with transaction.atomic():
-        offering = _lock_offering(registration.offering_id)
+        offering = lock_offering(registration.offering_id)
         registration = Registration.objects.select_for_update().get(pk=registration.pk)
         if registration.state == S.WAITLISTED:
             return registration
@@ -150,7 +156,7 @@ def leave_waitlist(registration: Registration) -> Registration:
     """Leave the waitlist (or decline an open offer): the registration is cancelled and any
     offered seat goes to the next person."""
     with transaction.atomic():
-        _lock_offering(registration.offering_id)
+        lock_offering(registration.offering_id)
         registration = Registration.objects.select_for_update().get(pk=registration.pk)
         if registration.state not in (S.WAITLISTED, S.HELD) or (
             registration.state == S.HELD and not registration.hold_is_offer
@@ -192,7 +198,7 @@ def release_seat(
     """
     with transaction.atomic():
         registration = Registration.objects.select_related("offering").get(pk=registration_id)
-        _lock_offering(registration.offering_id)
+        lock_offering(registration.offering_id)
         registration = Registration.objects.select_for_update().get(pk=registration_id)
         if registration.state not in (S.HELD, S.PROCESSING):
             return False
@@ -221,7 +227,7 @@ def offer_free_seats(offering_id: int, now: datetime | None = None) -> int:
     """
     now = now or timezone.now()
     with transaction.atomic():
-        offering = _lock_offering(offering_id)
+        offering = lock_offering(offering_id)
         if offering.registration_state(now) != Offering.RegistrationState.OPEN:
             return 0
         free = offering.capacity - seats_taken(offering, now)

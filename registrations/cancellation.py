@@ -13,8 +13,22 @@ UNPAID_CANCELLABLE = (S.PENDING_EMAIL, S.PENDING_REVIEW, S.ELIGIBLE, S.EXPIRED, 
 
 
 def paid_payment(registration: Registration) -> Payment | None:
-    """The registration's paid payment, if any (the one a refund goes back to)."""
-    return registration.payments.filter(status=Payment.Status.PAID).order_by("-paid_at").first()
+    """The paid payment a refund goes back to: the one with the most left to refund (a
+    duplicate payment that was already refunded is skipped), or None."""
+    payments = registration.payments.filter(status=Payment.Status.PAID)
+    paid = [p for p in payments if p.refundable_cents > 0]
+    return max(paid, key=lambda p: (p.refundable_cents, p.paid_at), default=None)
+
+
+def waitlist_leave(registration: Registration) -> Registration:
+    """Leave the waitlist, or decline an open seat offer: its checkout (if one was started) is
+    expired at Stripe first, so the offered seat cannot be paid for after all.
+
+    Raises: checkout.CheckoutUnavailable when Stripe cannot be reached (nothing changes).
+    """
+    if registration.state == S.HELD and registration.hold_is_offer:
+        checkout.expire_open_sessions(registration)
+    return booking.leave_waitlist(registration)
 
 
 def attendee_refund_preview(registration: Registration) -> int:
@@ -51,7 +65,7 @@ def registration_cancel(
     if registration.state in (S.CANCELLED, S.REFUNDED):
         return registration
     if registration.state == S.WAITLISTED:
-        return booking.leave_waitlist(registration)
+        return waitlist_leave(registration)
     if registration.state == S.HELD:
         checkout.expire_open_sessions(registration)
     if registration.state == S.CONFIRMED:
@@ -59,17 +73,23 @@ def registration_cancel(
     if registration.state not in UNPAID_CANCELLABLE:
         raise IllegalTransition(registration.pk, registration.state, S.CANCELLED)
     with transaction.atomic():
-        result = registration_transition(
-            registration_id=registration.pk,
-            to_state=S.CANCELLED,
-            actor=actor,
-            reason=reason,
-            hold_expires_at=None,
-        )
-        if result.changed:
-            notices.send_cancelled(result.registration)
-            booking.offer_free_seats(registration.offering_id)
-    return result.registration
+        booking.lock_offering(registration.offering_id)
+        current = Registration.objects.select_for_update().get(pk=registration.pk)
+        if current.state in UNPAID_CANCELLABLE:
+            result = registration_transition(
+                registration_id=registration.pk,
+                to_state=S.CANCELLED,
+                actor=actor,
+                reason=reason,
+                hold_expires_at=None,
+            )
+            if result.changed:
+                notices.send_cancelled(result.registration)
+                booking.offer_free_seats(registration.offering_id)
+            return result.registration
+    # The state moved meanwhile (a payment landed while its checkout was being expired):
+    # cancel it for what it is now.
+    return registration_cancel(current, actor=actor, reason=reason, refund_cents=refund_cents)
 
 
 def _cancel_paid(
@@ -100,6 +120,7 @@ def _cancel_paid(
     if registration.state == S.REFUNDED:  # The whole amount went back (notice already sent).
         return registration
     with transaction.atomic():
+        booking.lock_offering(registration.offering_id)
         result = registration_transition(
             registration_id=registration.pk,
             to_state=S.CANCELLED,

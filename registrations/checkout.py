@@ -6,6 +6,8 @@ called; a failed Stripe call frees it. Only one Checkout Session per registratio
 time: earlier open sessions are expired at Stripe before a new one is made.
 """
 
+import time
+import uuid
 from datetime import datetime, timedelta
 
 from django.conf import settings
@@ -73,37 +75,47 @@ def checkout_start(registration: Registration, now: datetime | None = None) -> s
 
 
 def _expire_open_sessions(registration: Registration) -> None:
+    """Expire the registration's open Checkout Sessions at Stripe; one that Stripe says is
+    already complete stays open here until its webhook settles it."""
     for payment in registration.payments.filter(status=Payment.Status.OPEN):
         try:
-            payments.checkout_session_expire(payment.stripe_checkout_session_id)
+            expired = payments.checkout_session_expire(payment.stripe_checkout_session_id)
+            if not expired:
+                expired = (
+                    payments.checkout_session_status(payment.stripe_checkout_session_id)
+                    == "expired"
+                )
         except payments.PaymentProviderError as exc:
             raise CheckoutUnavailable(
                 "We could not reach our payment provider. Please try again in a few minutes."
             ) from exc
+        if not expired:
+            raise CheckoutUnavailable(
+                "Your payment has just been completed and is being confirmed. Please refresh "
+                "this page in a moment."
+            )
         Payment.objects.filter(pk=payment.pk, status=Payment.Status.OPEN).update(
             status=Payment.Status.EXPIRED, updated_at=timezone.now()
         )
 
 
 def _create_session(registration: Registration, session_end: datetime) -> str:
+    """Record a new Payment (the database allows one creating-or-open per registration, so a
+    double click cannot open two checkouts), then create its session at Stripe with the
+    payment's own idempotency key."""
     offering = registration.offering
     course = offering.course
-    key = f"checkout:{registration.pk}:{int(registration.hold_expires_at.timestamp())}"
     try:
         with transaction.atomic():
-            payment, _ = Payment.objects.get_or_create(
-                idempotency_key=key,
-                defaults={
-                    "registration": registration,
-                    "amount_cents": course.tuition_cents,
-                    "currency": course.currency,
-                    "expires_at": session_end,
-                },
+            payment = Payment.objects.create(
+                registration=registration,
+                amount_cents=course.tuition_cents,
+                currency=course.currency,
+                expires_at=session_end,
+                idempotency_key=f"checkout:{registration.pk}:{uuid.uuid4().hex}",
             )
     except IntegrityError:
-        payment = Payment.objects.get(idempotency_key=key)
-    if payment.checkout_url and payment.status == Payment.Status.OPEN:
-        return payment.checkout_url
+        return _wait_for_concurrent_checkout(registration)
     manage = links.manage_path(registration)
     try:
         session = payments.checkout_session_create(
@@ -117,12 +129,18 @@ def _create_session(registration: Registration, session_end: datetime) -> str:
             expires_at=payment.expires_at,
             success_url=f"{settings.SITE_URL}{manage}payment/?session_id={{CHECKOUT_SESSION_ID}}",
             cancel_url=f"{settings.SITE_URL}{manage}",
-            idempotency_key=key,
+            idempotency_key=payment.idempotency_key,
         )
     except payments.PaymentProviderError as exc:
         Payment.objects.filter(pk=payment.pk).update(
             status=Payment.Status.FAILED, updated_at=timezone.now()
         )
+        if registration.hold_is_offer:
+            # A waitlist offer stays theirs until it ends: they can simply try again.
+            raise CheckoutUnavailable(
+                "We could not start the payment. Your offered seat is still held for you; "
+                "please try again in a few minutes."
+            ) from exc
         booking.release_seat(registration.pk, reason=f"Checkout could not start: {exc.message}")
         raise CheckoutUnavailable(
             "We could not start the payment. Your seat was not kept; please try again in a few "
@@ -135,6 +153,23 @@ def _create_session(registration: Registration, session_end: datetime) -> str:
         updated_at=timezone.now(),
     )
     return session.url
+
+
+def _wait_for_concurrent_checkout(registration: Registration, seconds: float = 10) -> str:
+    """Another request of the same registration is creating its checkout: return its URL."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        current = (
+            registration.payments.filter(status__in=(Payment.Status.CREATING, Payment.Status.OPEN))
+            .order_by("-created_at")
+            .first()
+        )
+        if current is None:
+            break
+        if current.checkout_url:
+            return current.checkout_url
+        time.sleep(0.1)
+    raise CheckoutUnavailable("Your checkout is being prepared. Please try again in a moment.")
 
 
 def expire_open_sessions(registration: Registration) -> None:

@@ -98,7 +98,7 @@ def manage_path(registration: Registration) -> str:
     days from now if the offering has no sessions yet)."""
     ends_at = registration.offering.ends_at()
     until = (ends_at.timestamp() if ends_at else time.time()) + MANAGE_LINK_GRACE.total_seconds()
-    token = _make(MANAGE, registration, until=int(until))
+    token = _make(MANAGE, registration, registration.email, until=int(until))
     return reverse("registrations:manage", kwargs={"token": token})
 
 
@@ -128,7 +128,7 @@ def read_link(purpose: str, token: str) -> LinkTarget:
         WORK_EMAIL: registration.work_email,
         NEW_EMAIL: registration.pending_email,
         SUPERVISOR: registration.supervisor_email,
-        MANAGE: "",
+        MANAGE: registration.email,
     }[purpose]
     if payload.get("a", "") != _fingerprint(current):
         raise LinkError("This link was made for an address that has since changed.", expired=True)

@@ -209,6 +209,14 @@ class Payment(models.Model):
 
     class Meta:
         ordering = ["-created_at"]
+        constraints = [
+            # One checkout in progress per registration: a double click cannot open two.
+            models.UniqueConstraint(
+                fields=["registration"],
+                condition=Q(status__in=["creating", "open"]),
+                name="payment_one_open_checkout_per_registration",
+            ),
+        ]
 
     def __str__(self) -> str:
         return f"{self.amount_cents / 100:.2f} {self.currency.upper()} ({self.status})"

@@ -126,6 +126,17 @@ def checkout_session_expire(session_id: str) -> bool:
     return True
 
 
+def checkout_session_status(session_id: str) -> str:
+    """The session's status at Stripe: "open", "complete" or "expired".
+
+    Raises: PaymentProviderError when Stripe cannot be reached or does not know the session.
+    """
+    try:
+        return _client().v1.checkout.sessions.retrieve(session_id).status
+    except stripe.StripeError as exc:
+        raise _error(exc) from exc
+
+
 def refund_create(
     *, payment_intent_id: str, amount_cents: int, idempotency_key: str, reason: str = ""
 ) -> str:

@@ -5,12 +5,16 @@ duplicate or reordered deliveries give the same end state.
 
 Money that arrives for a registration that cannot take it (cancelled, waitlisted, already paid,
 or a late payment with no seat left) is refunded in full automatically and flagged for staff.
+Locks follow ``booking.lock_offering``'s order: offering, payment, registration.
 """
 
 import logging
+from dataclasses import dataclass
 
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.utils import timezone
+
+from courses.models import Offering
 
 from . import booking, notices
 from .models import Payment, Refund, Registration
@@ -18,6 +22,31 @@ from .transitions import Actor, registration_note, registration_transition
 
 logger = logging.getLogger("citreg.payments")
 S = Registration.State
+
+
+class NotYetKnown(Exception):  # noqa: N818
+    """The event refers to a payment we have not heard of yet (Stripe may deliver
+    ``charge.refunded`` before ``checkout.session.completed``): answer so Stripe retries."""
+
+
+@dataclass
+class Locked:
+    """The rows of one payment's settlement, locked in order."""
+
+    offering: Offering
+    payment: Payment
+    registration: Registration
+
+
+def _lock(payment_id: int) -> Locked:
+    """Lock the offering, the payment and the registration, in that order (call in atomic)."""
+    offering_id = (
+        Payment.objects.filter(pk=payment_id).values_list("registration__offering_id", flat=True)
+    ).get()
+    offering = booking.lock_offering(offering_id)
+    payment = Payment.objects.select_for_update().get(pk=payment_id)
+    registration = Registration.objects.select_for_update().get(pk=payment.registration_id)
+    return Locked(offering, payment, registration)
 
 
 def _payment_for_session(session: dict) -> Payment | None:
@@ -33,14 +62,30 @@ def _payment_for_session(session: dict) -> Payment | None:
     if registration is None:
         logger.warning("payments.unknown_session session=%s", session["id"])
         return None
-    return Payment.objects.create(
-        registration=registration,
-        status=Payment.Status.OPEN,
-        amount_cents=session.get("amount_total") or 0,
-        currency=session.get("currency") or "usd",
-        idempotency_key=f"adopted:{session['id']}",
-        stripe_checkout_session_id=session["id"],
-    )
+    fields = {
+        "registration": registration,
+        "amount_cents": session.get("amount_total") or registration.offering.course.tuition_cents,
+        "currency": session.get("currency") or "usd",
+        "idempotency_key": f"adopted:{session['id']}",
+        "stripe_checkout_session_id": session["id"],
+    }
+    try:
+        with transaction.atomic():
+            return Payment.objects.create(status=Payment.Status.OPEN, **fields)
+    except IntegrityError:  # another checkout of this registration is open
+        return Payment.objects.create(status=Payment.Status.EXPIRED, **fields)
+
+
+def _payment_for_intent(obj: dict) -> Payment:
+    """The Payment of a charge or dispute, by its PaymentIntent.
+
+    Raises: NotYetKnown when we have not recorded that PaymentIntent yet.
+    """
+    intent = obj.get("payment_intent") or ""
+    payment = Payment.objects.filter(stripe_payment_intent_id=intent).first() if intent else None
+    if payment is None:
+        raise NotYetKnown(f"no payment for payment_intent {intent!r} yet")
+    return payment
 
 
 def _flag(registration: Registration, reason: str) -> None:
@@ -60,8 +105,23 @@ def _refund_unwanted(payment: Payment, registration: Registration, why: str) -> 
         payment=payment, amount_cents=payment.refundable_cents, reason=why, automatic=True
     )
     transaction.on_commit(lambda: execute_refund.delay(refund.pk))
-    _flag(registration, f"Payment refunded automatically: {why}")
+    _flag(registration, f"Payment {payment.pk} refunded automatically: {why}")
     notices.send_payment_refunded_unwanted(registration, why)
+
+
+def _hold_lapsed(registration: Registration, now) -> bool:
+    return registration.state == S.HELD and registration.hold_expires_at <= now
+
+
+def _record_lapse(registration: Registration) -> Registration:
+    """A hold that ran out before the release task saw it: record it as expired."""
+    return registration_transition(
+        registration_id=registration.pk,
+        to_state=S.EXPIRED,
+        actor=Actor.system(),
+        reason="Seat hold expired before the payment arrived.",
+        hold_expires_at=None,
+    ).registration
 
 
 def checkout_completed(session: dict) -> None:
@@ -79,15 +139,22 @@ def checkout_completed(session: dict) -> None:
 
 
 def payment_processing(payment_id: int) -> None:
-    """A delayed payment method is pending: keep the seat (``held`` → ``processing``)."""
+    """A delayed payment method is pending: keep the seat (``held`` → ``processing``).
+
+    If the hold already lapsed, the registration takes a seat only if one is free; otherwise it
+    stays expired and the money, if it lands, is refunded (``money_arrived``).
+    """
     with transaction.atomic():
-        payment = Payment.objects.select_for_update().get(pk=payment_id)
+        rows = _lock(payment_id)
+        payment, registration, now = rows.payment, rows.registration, timezone.now()
         if payment.status not in (Payment.Status.OPEN, Payment.Status.CREATING):
             return
         payment.status = Payment.Status.PROCESSING
         payment.save(update_fields=["status", "updated_at"])
-        registration = payment.registration
-        if registration.state in (S.HELD, S.EXPIRED):
+        if _hold_lapsed(registration, now):
+            registration = _record_lapse(registration)
+        seat_free = booking.seats_taken(rows.offering, now) < rows.offering.capacity
+        if registration.state == S.HELD or (registration.state == S.EXPIRED and seat_free):
             registration_transition(
                 registration_id=registration.pk,
                 to_state=S.PROCESSING,
@@ -95,36 +162,33 @@ def payment_processing(payment_id: int) -> None:
                 reason="Payment pending with a delayed payment method.",
                 hold_expires_at=None,
             )
+        else:
+            registration_note(
+                registration,
+                actor=Actor.system(),
+                reason="A delayed payment is pending, but no seat is free; it will be refunded "
+                "if it succeeds.",
+            )
 
 
 def money_arrived(payment_id: int) -> None:
     """The payment succeeded: confirm the seat, or refund when it cannot be kept.
 
-    Confirms from ``held``/``processing``, and from ``expired`` when a seat is still free (a late
-    payment); otherwise refunds in full, tells the attendee and flags staff.
+    Confirms from ``held``/``processing``, and from ``expired`` (or a hold that lapsed before the
+    release task ran) when a seat is still free; otherwise refunds in full, tells the attendee
+    and flags staff.
     """
     with transaction.atomic():
-        payment = Payment.objects.select_related("registration").get(pk=payment_id)
-        offering = booking._lock_offering(payment.registration.offering_id)
-        payment = Payment.objects.select_for_update().get(pk=payment_id)
+        rows = _lock(payment_id)
+        payment, registration, now = rows.payment, rows.registration, timezone.now()
         if payment.status == Payment.Status.PAID:
             return
-        payment.status, payment.paid_at = Payment.Status.PAID, timezone.now()
+        payment.status, payment.paid_at = Payment.Status.PAID, now
         payment.save(update_fields=["status", "paid_at", "updated_at"])
-        registration = Registration.objects.select_for_update().get(pk=payment.registration_id)
-        now = timezone.now()
-        if registration.state == S.HELD and registration.hold_expires_at <= now:
-            # The hold lapsed before the payment landed (the release task has not run yet):
-            # record that, then treat it as any late payment.
-            registration = registration_transition(
-                registration_id=registration.pk,
-                to_state=S.EXPIRED,
-                actor=Actor.system(),
-                reason="Seat hold expired before the payment arrived.",
-                hold_expires_at=None,
-            ).registration
+        if _hold_lapsed(registration, now):
+            registration = _record_lapse(registration)
         state = registration.state
-        seat_free = booking.seats_taken(offering, now) < offering.capacity
+        seat_free = booking.seats_taken(rows.offering, now) < rows.offering.capacity
         if state in (S.HELD, S.PROCESSING) or (state == S.EXPIRED and seat_free):
             result = registration_transition(
                 registration_id=registration.pk,
@@ -160,29 +224,35 @@ def _expire_other_sessions(paid: Payment) -> None:
 
 
 def payment_failed(session: dict) -> None:
-    """``checkout.session.async_payment_failed``: the pending payment failed; free the seat."""
+    """``checkout.session.async_payment_failed``: the pending payment failed; free the seat it
+    was keeping (only if the registration is processing this very payment)."""
     payment = _payment_for_session(session)
     if payment is None:
         return
     with transaction.atomic():
-        payment = Payment.objects.select_for_update().get(pk=payment.pk)
+        rows = _lock(payment.pk)
+        payment, registration = rows.payment, rows.registration
         if payment.status in (Payment.Status.PAID, Payment.Status.FAILED):
             return
+        was_processing = payment.status == Payment.Status.PROCESSING
         payment.status = Payment.Status.FAILED
         payment.save(update_fields=["status", "updated_at"])
-        if booking.release_seat(payment.registration_id, reason="The payment failed."):
-            notices.send_payment_failed(payment.registration)
+        if was_processing and registration.state == S.PROCESSING:
+            booking.release_seat(registration.pk, reason="The payment failed.")
+            notices.send_payment_failed(registration)
 
 
 def session_expired(session: dict) -> None:
     """``checkout.session.expired``: close the payment; release the hold only if this was the
-    registration's live checkout and it is still unpaid (an abandoned earlier session of a
-    registration that later paid changes nothing)."""
+    registration's live checkout and it is still unpaid. An abandoned earlier session changes
+    nothing, and a waitlist offer (whose session ends before the offer) keeps its seat until the
+    offer itself ends, so the person can start checkout again."""
     payment = _payment_for_session(session)
     if payment is None:
         return
     with transaction.atomic():
-        payment = Payment.objects.select_for_update().get(pk=payment.pk)
+        rows = _lock(payment.pk)
+        payment, registration = rows.payment, rows.registration
         if payment.status not in (Payment.Status.OPEN, Payment.Status.CREATING):
             return
         payment.status = Payment.Status.EXPIRED
@@ -194,18 +264,31 @@ def session_expired(session: dict) -> None:
                 Payment.Status.PAID,
             ),
         ).exists()  # fmt: skip
-        registration = payment.registration
-        if not live and registration.state == S.HELD:
+        offer_still_open = registration.hold_is_offer and (
+            registration.hold_expires_at and registration.hold_expires_at > timezone.now()
+        )
+        if not live and registration.state == S.HELD and not offer_still_open:
             booking.release_seat(registration.pk, reason="Checkout expired unpaid.", notify=True)
+
+
+def kept_cents(registration: Registration) -> int:
+    """What the registration has paid and not been refunded, over all its payments (cents)."""
+    return sum(
+        payment.amount_cents - payment.amount_refunded_cents
+        for payment in registration.payments.filter(status=Payment.Status.PAID)
+    )
 
 
 def refunded_total(payment: Payment, total_cents: int, refund: Refund | None = None) -> None:
     """Record that ``total_cents`` of ``payment`` have been refunded in all (from our own refund
     or from ``charge.refunded``, e.g. a refund made in Stripe's dashboard). Never lowers the
-    total. When the whole amount is back, a confirmed (or late-paid expired) registration moves
-    to ``refunded`` and its seat is offered on; a partial refund keeps state and seat."""
+    total and never exceeds the payment. When nothing the registration paid is left (over all
+    its payments: refunding a duplicate payment does not end a paid place), a confirmed (or
+    late-paid expired) registration moves to ``refunded`` and its seat is offered on; a partial
+    refund keeps state and seat."""
     with transaction.atomic():
-        payment = Payment.objects.select_for_update().get(pk=payment.pk)
+        rows = _lock(payment.pk)
+        payment, registration = rows.payment, rows.registration
         total_cents = min(total_cents, payment.amount_cents)
         if total_cents <= payment.amount_refunded_cents:
             return
@@ -214,12 +297,8 @@ def refunded_total(payment: Payment, total_cents: int, refund: Refund | None = N
         payment.save(update_fields=["amount_refunded_cents", "updated_at"])
         # Our own refunds count from the moment they are requested: Stripe's charge.refunded
         # can arrive before refund_execute has recorded its success.
-        recorded = sum(
-            r.amount_cents
-            for r in payment.refunds.filter(
-                status__in=(Refund.Status.SUCCEEDED, Refund.Status.PENDING)
-            )
-        )
+        ours = payment.refunds.filter(status__in=(Refund.Status.SUCCEEDED, Refund.Status.PENDING))
+        recorded = sum(r.amount_cents for r in ours)
         if recorded < total_cents:  # Refunded outside citreg (Stripe's dashboard): record it.
             Refund.objects.create(
                 payment=payment,
@@ -228,9 +307,7 @@ def refunded_total(payment: Payment, total_cents: int, refund: Refund | None = N
                 reason="Refunded in Stripe.",
                 idempotency_key=f"external:{payment.pk}:{total_cents}",
             )
-        registration = Registration.objects.select_for_update().get(pk=payment.registration_id)
-        full = total_cents >= payment.amount_cents
-        if full and registration.state in (S.CONFIRMED, S.EXPIRED):
+        if registration.state in (S.CONFIRMED, S.EXPIRED) and kept_cents(registration) == 0:
             was_confirmed = registration.state == S.CONFIRMED
             registration_transition(
                 registration_id=registration.pk,
@@ -250,29 +327,27 @@ def refunded_total(payment: Payment, total_cents: int, refund: Refund | None = N
                 registration,
                 actor=Actor.system(),
                 reason=f"Refund of ${added / 100:.2f} recorded (${total_cents / 100:.2f} of "
-                f"${payment.amount_cents / 100:.2f} refunded).",
+                f"${payment.amount_cents / 100:.2f} of payment {payment.pk} refunded).",
             )
-        if refund is None or not refund.automatic:  # automatic ones were announced already
+        automatic = payment.refunds.filter(automatic=True).exists()
+        if not automatic:  # automatic refunds were announced when they were decided
             notices.send_refund_issued(registration, payment, total_cents)
 
 
 def charge_refunded(charge: dict) -> None:
-    """``charge.refunded``: bring the payment's refunded total up to ``amount_refunded``."""
-    intent = charge.get("payment_intent") or ""
-    payment = Payment.objects.filter(stripe_payment_intent_id=intent).first() if intent else None
-    if payment is None:
-        logger.warning("payments.unknown_charge charge=%s", charge.get("id"))
-        return
-    refunded_total(payment, int(charge.get("amount_refunded") or 0))
+    """``charge.refunded``: bring the payment's refunded total up to ``amount_refunded``.
+
+    Raises: NotYetKnown when the payment is not recorded yet (Stripe retries the delivery).
+    """
+    refunded_total(_payment_for_intent(charge), int(charge.get("amount_refunded") or 0))
 
 
 def dispute_created(dispute: dict) -> None:
-    """``charge.dispute.created``: flag the registration for staff (once per dispute)."""
-    intent = dispute.get("payment_intent") or ""
-    payment = Payment.objects.filter(stripe_payment_intent_id=intent).first() if intent else None
-    if payment is None:
-        logger.warning("payments.unknown_dispute dispute=%s", dispute.get("id"))
-        return
+    """``charge.dispute.created``: flag the registration for staff (once per dispute).
+
+    Raises: NotYetKnown when the payment is not recorded yet (Stripe retries the delivery).
+    """
+    payment = _payment_for_intent(dispute)
     registration = payment.registration
     reason = (
         f"Payment disputed ({dispute.get('reason') or 'no reason given'}); "
@@ -287,4 +362,4 @@ def refund_failed(refund_id: int, message: str) -> None:
     """An automatic refund could not be issued after retries: flag the registration for staff."""
     refund = Refund.objects.select_related("payment__registration").get(pk=refund_id)
     with transaction.atomic():
-        _flag(refund.payment.registration, f"Automatic refund failed: {message}")
+        _flag(refund.payment.registration, f"Automatic refund {refund.pk} failed: {message}")

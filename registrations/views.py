@@ -276,8 +276,11 @@ def manage(request: HttpRequest, registration: Registration) -> HttpResponse:
                 messages.info(request, exc.message)
             return redirect(request.path)
         if "leave_waitlist" in request.POST:
-            booking.leave_waitlist(registration)
-            messages.success(request, "You have left the waitlist.")
+            try:
+                cancellation.waitlist_leave(registration)
+                messages.success(request, "You have left the waitlist.")
+            except checkout.CheckoutUnavailable as exc:
+                messages.error(request, exc.message)
             return redirect(request.path)
         if "save_details" in request.POST:
             details_form = DetailsForm(request.POST)
@@ -358,9 +361,11 @@ def leave_waitlist(request: HttpRequest, registration: Registration) -> HttpResp
         registration.state == S.HELD and registration.hold_is_offer
     )
     if request.method == "POST" and on_list:
-        registration = booking.leave_waitlist(registration)
-        on_list = False
-        messages.success(request, "You have left the waitlist.")
+        try:
+            registration = cancellation.waitlist_leave(registration)
+            messages.success(request, "You have left the waitlist.")
+        except checkout.CheckoutUnavailable as exc:
+            messages.error(request, exc.message)
         return redirect(links.manage_path(registration))
     return render(
         request,

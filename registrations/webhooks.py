@@ -70,4 +70,9 @@ def stripe_webhook(request: HttpRequest) -> HttpResponse:
     except OperationalError:
         logger.warning("payments.webhook_busy id=%s", event["id"])
         return HttpResponse("busy, retry", status=503, content_type="text/plain")
+    except settlement.NotYetKnown as exc:
+        # Nothing was stored (the transaction rolled back): Stripe delivers it again later,
+        # after the checkout.session.completed that introduces the payment.
+        logger.info("payments.webhook_early id=%s reason=%s", event["id"], exc)
+        return HttpResponse("not yet known, retry", status=503, content_type="text/plain")
     return HttpResponse("ok", content_type="text/plain")

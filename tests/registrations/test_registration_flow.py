@@ -425,6 +425,9 @@ def test_manage_page_edits_email_change_and_cancel(
     client.post(confirm)
     registration.refresh_from_db()
     assert (registration.email, registration.pending_email) == ("anna@home.example.org", "")
+    # Links made for the old address stop working; the new address gets its own.
+    assert client.get(path).status_code == 410
+    path = links.manage_path(registration)
 
     with django_capture_on_commit_callbacks(execute=True):
         response = client.post(path, {"cancel": "1"}, follow=True)
