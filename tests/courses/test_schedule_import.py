@@ -235,6 +235,13 @@ def test_parse_reports_every_problem_at_once():
 
 
 @pytest.mark.django_db
+def test_a_file_without_classes_is_an_error(tmp_path):
+    with pytest.raises(CommandError, match="no classes found"):
+        run_import(write(tmp_path, "Upcoming Courses for 2028\n\nTuition $250\n"))
+    assert not Offering.objects.exists()
+
+
+@pytest.mark.django_db
 def test_unknown_course_and_unreadable_file(tmp_path, schedule_2027):
     with pytest.raises(CommandError, match="no course with slug 'nope'"):
         run_import(schedule_2027, "--course", "nope")

@@ -56,6 +56,12 @@ class Command(BaseCommand):
         course = self._course(options["course"])
         try:
             entries = parse_schedule(text)
+            if not entries:
+                raise CommandError(
+                    f"{path}: no classes found. A class is a date line such as "
+                    "'June 6-7, 2024 (evening class)' followed by a time line such as "
+                    "'(4:00 pm - 8:00 pm MT)'."
+                )
             report = import_schedule(
                 entries,
                 course=course,
