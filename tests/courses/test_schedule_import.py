@@ -219,6 +219,7 @@ def test_errors_name_the_line_and_write_nothing(tmp_path, text, line, reason):
     assert f"line {line + 2}: " in message
     assert reason in message
     assert not Offering.objects.exists()
+    assert not Course.objects.exists()  # not even the default course
 
 
 def test_a_year_that_cannot_be_inferred_is_an_error():
@@ -238,7 +239,7 @@ def test_parse_reports_every_problem_at_once():
 def test_a_file_without_classes_is_an_error(tmp_path):
     with pytest.raises(CommandError, match="no classes found"):
         run_import(write(tmp_path, "Upcoming Courses for 2028\n\nTuition $250\n"))
-    assert not Offering.objects.exists()
+    assert not Offering.objects.exists() and not Course.objects.exists()
 
 
 @pytest.mark.django_db

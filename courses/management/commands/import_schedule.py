@@ -4,6 +4,7 @@ from datetime import datetime
 from pathlib import Path
 
 from django.core.management import call_command
+from django.db import transaction
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
@@ -53,7 +54,6 @@ class Command(BaseCommand):
         except (OSError, UnicodeDecodeError) as exc:
             raise CommandError(f"cannot read {path}: {exc}") from exc
         opens_at = self._opens(options["opens"])
-        course = self._course(options["course"])
         try:
             entries = parse_schedule(text)
             if not entries:
@@ -62,13 +62,15 @@ class Command(BaseCommand):
                     "'June 6-7, 2024 (evening class)' followed by a time line such as "
                     "'(4:00 pm - 8:00 pm MT)'."
                 )
-            report = import_schedule(
-                entries,
-                course=course,
-                capacity=options["capacity"],
-                update=options["update"],
-                registration_opens_at=opens_at,
-            )
+            with transaction.atomic():  # the default course too: all or nothing
+                course = self._course(options["course"])
+                report = import_schedule(
+                    entries,
+                    course=course,
+                    capacity=options["capacity"],
+                    update=options["update"],
+                    registration_opens_at=opens_at,
+                )
         except ScheduleError as exc:
             raise CommandError(
                 f"{path}: nothing imported.\n"
