@@ -4,8 +4,8 @@ from datetime import datetime
 from pathlib import Path
 
 from django.core.management import call_command
-from django.db import transaction
 from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.db import transaction
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
