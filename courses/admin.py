@@ -4,6 +4,8 @@ Edits to an offering's sessions go through ``courses.scheduling.check_session_ti
 formset's ``clean``, so the admin and the importer enforce the same rules with the same messages.
 """
 
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
 from django import forms
 from django.contrib import admin
 from django.core.exceptions import ValidationError
@@ -14,7 +16,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.html import format_html
 
-from .models import Course, Offering, Session
+from .models import Course, Offering, Session, validate_time_zone
 from .scheduling import (
     SessionTimes,
     check_session_times,
@@ -65,6 +67,12 @@ class OfferingAdminForm(forms.ModelForm):
     """Refuses to cancel a class that still has active registrations: until a cancel-offering
     action exists (moving or refunding each attendee), staff must handle them first."""
 
+    def clean_time_zone(self) -> str:
+        # Checked here, before the value reaches the instance (whose name uses the zone).
+        value = self.cleaned_data["time_zone"].strip()
+        validate_time_zone(value)
+        return value
+
     def clean_status(self) -> str:
         status = self.cleaned_data["status"]
         offering = self.instance
@@ -95,6 +103,10 @@ class SessionInlineFormSet(BaseInlineFormSet):
         ]
         if not getattr(offering, "course_id", None):
             return  # The offering form reports the missing course.
+        try:
+            ZoneInfo(offering.time_zone)
+        except (ZoneInfoNotFoundError, ValueError):
+            return  # The offering form reports the unknown time zone.
         offering.starts_on = check_session_times(
             course=offering.course,
             time_zone=offering.time_zone,
@@ -102,7 +114,10 @@ class SessionInlineFormSet(BaseInlineFormSet):
             times=times,
             offering=offering,
         )
-        if offering.registration_closes_at is None and times:
+        moved = any(form.has_changed() for form in self.forms)
+        if times and (offering.registration_closes_at is None or moved):
+            # New or moved sessions: registration closes at the course's lead time before the
+            # (new) first session, as offering_reschedule does.
             first = min(t.starts_at for t in times)
             offering.registration_closes_at = registration_closes_at(offering.course, first)
         if (
@@ -118,6 +133,9 @@ class SessionInline(admin.TabularInline):
     formset = SessionInlineFormSet
     extra = 0
     min_num = 1
+    # Move a session by changing its times: the row (and the calendar UID made from it) stays,
+    # so attendees' calendars update the entry instead of keeping a stale one.
+    can_delete = False
     fields = ["starts_at", "ends_at"]
 
 

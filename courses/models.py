@@ -6,8 +6,9 @@ span rows (an offering's sessions: count, length, consecutive days, no overlap) 
 """
 
 from datetime import datetime, timedelta
-from zoneinfo import ZoneInfo
+from zoneinfo import ZoneInfo, available_timezones
 
+from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import Q
 from django.urls import reverse
@@ -21,6 +22,14 @@ from .reminder_schedule import (
 )
 
 DEFAULT_TIME_ZONE = "America/Denver"
+
+
+def validate_time_zone(value: str) -> None:
+    """Accept an IANA zone name from the zone database, e.g. "America/Denver"."""
+    if value not in available_timezones():
+        raise ValidationError(
+            f"{value!r} is not a time zone name such as America/Denver or America/New_York."
+        )
 
 
 class CourseManager(models.Manager["Course"]):
@@ -60,7 +69,9 @@ class Course(models.Model):
     registration_lead_hours = models.PositiveIntegerField(
         default=24, help_text="Registration closes this many hours before the first session."
     )
-    time_zone = models.CharField(max_length=64, default=DEFAULT_TIME_ZONE)
+    time_zone = models.CharField(
+        max_length=64, default=DEFAULT_TIME_ZONE, validators=[validate_time_zone]
+    )
     contact_email = models.EmailField(blank=True, help_text="Questions about the course go here.")
     reminder_schedule = models.TextField(
         default=DEFAULT_REMINDER_SCHEDULE,
@@ -145,7 +156,9 @@ class Offering(models.Model):
     part_of_day = models.CharField(max_length=10, choices=PartOfDay.choices)
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.DRAFT)
     capacity = models.PositiveIntegerField(help_text="Seats.")
-    time_zone = models.CharField(max_length=64, default=DEFAULT_TIME_ZONE)
+    time_zone = models.CharField(
+        max_length=64, default=DEFAULT_TIME_ZONE, validators=[validate_time_zone]
+    )
     registration_opens_at = models.DateTimeField()
     registration_closes_at = models.DateTimeField()
     meeting_url = models.URLField(

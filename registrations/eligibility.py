@@ -14,7 +14,7 @@ from django.utils import timezone
 
 from . import notices
 from .models import AgencyDomain, Registration
-from .transitions import Actor, registration_transition
+from .transitions import Actor, IllegalTransition, registration_transition
 
 S = Registration.State
 
@@ -154,6 +154,11 @@ def review_approve(
     Raises: IllegalTransition when it is not under review.
     """
     with transaction.atomic():
+        current = Registration.objects.select_for_update().get(pk=registration.pk)
+        if current.state not in (S.PENDING_REVIEW, S.ELIGIBLE):
+            # Only a case under review can be approved: before the work email is confirmed,
+            # nobody has shown they read that address (and its domain must not be listed).
+            raise IllegalTransition(registration.pk, current.state, S.ELIGIBLE)
         domain = email_domain(registration.work_email)
         if add_domain and not is_webmail(domain):
             AgencyDomain.objects.get_or_create(

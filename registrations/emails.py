@@ -152,7 +152,12 @@ class SendResult:
 
 # Kinds that only make sense while the registration is confirmed: when it no longer is by the time
 # the message is sent (cancelled after the reminder was queued), the row is marked skipped.
-CONFIRMED_ONLY_KINDS = frozenset({OutboundEmail.Kind.REMINDER, OutboundEmail.Kind.UPDATE})
+CONFIRMED_ONLY_KINDS = frozenset(
+    {OutboundEmail.Kind.REMINDER, OutboundEmail.Kind.UPDATE, OutboundEmail.Kind.CONFIRMATION}
+)
+# Kinds that only make sense while the registration is active (not cancelled, refunded or
+# rejected), e.g. a staff broadcast queued before the attendee cancelled.
+ACTIVE_ONLY_KINDS = frozenset({OutboundEmail.Kind.BROADCAST})
 
 
 def _claim(email_id: int, now: datetime) -> OutboundEmail | None:
@@ -167,10 +172,13 @@ def _claim(email_id: int, now: datetime) -> OutboundEmail | None:
         )
         if email is None or email.status in (Status.SENT, Status.FAILED, Status.SKIPPED):
             return None
-        if (
-            email.kind in CONFIRMED_ONLY_KINDS
-            and email.registration is not None
-            and email.registration.state != Registration.State.CONFIRMED
+        registration = email.registration
+        if registration is not None and (
+            (
+                email.kind in CONFIRMED_ONLY_KINDS
+                and registration.state != Registration.State.CONFIRMED
+            )
+            or (email.kind in ACTIVE_ONLY_KINDS and not registration.is_active)
         ):
             email.status = Status.SKIPPED
             email.last_error = f"Not sent: the registration is {email.registration.state}."
@@ -287,6 +295,12 @@ def email_send(email_id: int) -> SendResult:
     email = _claim(email_id, now)
     if email is None:
         return SendResult("already-done")
+    if email.kind == OutboundEmail.Kind.BROADCAST and email.broadcast_id and email.registration:
+        # Placeholders take their values now, not when queued: a recipient who is no longer
+        # confirmed by the time their turn comes does not get the meeting link.
+        from .broadcasts import message_context
+
+        email.context = message_context(email.broadcast, email.registration)
     try:
         subject, text, html = render_email(email)
         message = _message(email, subject, text, html)

@@ -11,7 +11,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from django.conf import settings
 
 from courses.calendar import ics_filename, offering_invitation
-from courses.timefmt import session_label
+from courses.timefmt import clock, day_label, session_label
 
 from . import links
 from .emails import email_queue
@@ -256,17 +256,34 @@ def send_waitlist_joined(registration: Registration, position: int | None) -> No
     )
 
 
-def send_waitlist_offer(registration: Registration) -> None:
-    """A seat is free: the offer, when it ends, the checkout link and a leave link (once per
-    offer)."""
+def moment_label(registration: Registration, moment) -> str:
+    """A moment as the attendee should read it: in the offering's zone with its abbreviation,
+    and in the attendee's recorded zone too when that differs, e.g. "Monday, November 30, 2026,
+    1:54 pm MST (3:54 pm EST your time)"."""
     offering = registration.offering
+    local = moment.astimezone(offering.zone)
+    text = f"{day_label(local, offering.zone)}, {clock(local)} {local.tzname()}"
+    try:
+        own = ZoneInfo(registration.time_zone) if registration.time_zone else None
+    except (ZoneInfoNotFoundError, ValueError):
+        own = None
+    if own is not None and registration.time_zone != offering.time_zone:
+        mine = moment.astimezone(own)
+        if (mine.hour, mine.minute, mine.tzname()) != (local.hour, local.minute, local.tzname()):
+            same_day = mine.date() == local.date()
+            when = clock(mine) if same_day else f"{day_label(mine, own)}, {clock(mine)}"
+            text += f" ({when} {mine.tzname()} your time)"
+    return text
+
+
+def send_waitlist_offer(registration: Registration) -> None:
+    """A seat is free: the offer, when it ends (in MT and the attendee's zone), the checkout
+    link and a leave link (once per offer)."""
     _queue(
         registration,
         Kind.WAITLIST_OFFER,
         f"waitlist-offer:{registration.pk}:{registration.hold_expires_at:%s}",
-        offer_ends=session_label(
-            registration.hold_expires_at, registration.hold_expires_at, offering.zone
-        ).rsplit(" \u2013 ", 1)[0],
+        offer_ends=moment_label(registration, registration.hold_expires_at),
         leave_url=links.manage_url(registration) + "leave-waitlist/",
     )
 

@@ -118,6 +118,7 @@ def test_place_ended_sends_cancel_with_same_uids_once(course):
     offering.save()
     registration = registration_in(Registration.State.CONFIRMED, offering)
     notices.send_confirmation(registration)
+    emails.email_send(OutboundEmail.objects.get(kind="confirmation").pk)  # sent while confirmed
     registration = registration_transition(
         registration_id=registration.pk, to_state="cancelled", actor=Actor.system()
     ).registration
