@@ -279,7 +279,11 @@ def is_temporary(error: BaseException) -> bool:
         return bool(codes) and all(400 <= code < 500 for code in codes)
     if isinstance(error, smtplib.SMTPResponseException):
         return 400 <= error.smtp_code < 500
-    return isinstance(error, smtplib.SMTPServerDisconnected | socket.timeout | OSError)
+    if isinstance(error, smtplib.SMTPServerDisconnected):
+        return True
+    if isinstance(error, smtplib.SMTPException):
+        return False  # e.g. SMTPNotSupportedError: our configuration, not the network
+    return isinstance(error, socket.timeout | OSError)
 
 
 def email_send(email_id: int) -> SendResult:

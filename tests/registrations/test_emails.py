@@ -110,6 +110,7 @@ def test_two_workers_racing_on_one_row_send_one_message(published):
         (smtplib.SMTPRecipientsRefused({"a@example.org": (550, b"no such user")}), False),
         (smtplib.SMTPRecipientsRefused({"a@example.org": (450, b"mailbox busy")}), True),
         (smtplib.SMTPSenderRefused(553, b"bad sender", "x@example.org"), False),
+        (smtplib.SMTPNotSupportedError("STARTTLS extension not supported"), False),
     ],
 )
 def test_failures_are_classified(error, temporary):
