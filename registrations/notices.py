@@ -20,17 +20,24 @@ from .models import OutboundEmail, Registration
 Kind = OutboundEmail.Kind
 
 
+def attendee_zone(registration: Registration) -> ZoneInfo | None:
+    """The attendee's recorded zone when it is valid and differs from the offering's, else None
+    (then times are written in the offering's zone alone)."""
+    zone = registration.time_zone
+    if not zone or zone == registration.offering.time_zone:
+        return None
+    try:
+        return ZoneInfo(zone)
+    except (ZoneInfoNotFoundError, ValueError):
+        return None
+
+
 def session_lines(registration: Registration) -> list[str]:
     """One line per session: MT (MST/MDT), plus the attendee's zone in parentheses when their
     recorded zone differs, e.g. "Thursday, January 7, 2027, 4:00 pm – 8:00 pm MST (6:00 pm –
     10:00 pm EST your time)"."""
     offering = registration.offering
-    own: ZoneInfo | None = None
-    if registration.time_zone and registration.time_zone != offering.time_zone:
-        try:
-            own = ZoneInfo(registration.time_zone)
-        except (ZoneInfoNotFoundError, ValueError):
-            own = None
+    own = attendee_zone(registration)
     lines = []
     for session in offering.session_list:
         line = session_label(session.starts_at, session.ends_at, offering.zone)
@@ -263,11 +270,8 @@ def moment_label(registration: Registration, moment) -> str:
     offering = registration.offering
     local = moment.astimezone(offering.zone)
     text = f"{day_label(local, offering.zone)}, {clock(local)} {local.tzname()}"
-    try:
-        own = ZoneInfo(registration.time_zone) if registration.time_zone else None
-    except (ZoneInfoNotFoundError, ValueError):
-        own = None
-    if own is not None and registration.time_zone != offering.time_zone:
+    own = attendee_zone(registration)
+    if own is not None:
         mine = moment.astimezone(own)
         if (mine.hour, mine.minute, mine.tzname()) != (local.hour, local.minute, local.tzname()):
             same_day = mine.date() == local.date()

@@ -1,4 +1,5 @@
-"""Fixtures for tests that deliver through a real worker and SMTP server."""
+"""Fixtures for tests that deliver through a real worker and SMTP server, and the Stripe
+stand-in."""
 
 import uuid
 from collections.abc import Iterator
@@ -47,3 +48,13 @@ def mail_worker(settings, monkeypatch, celery_eager) -> Iterator[MailWorker]:
             EMAIL_RETRY_BASE_SECONDS="0.3",
         )
         yield MailWorker(handler, env, queue)
+
+
+@pytest.fixture
+def standin(settings):
+    """The Stripe stand-in on a free port, with the app's Stripe settings pointed at it (events
+    are recorded, not delivered: tests deliver them with ``stripe_helpers.deliver``)."""
+    from tests.registrations.stripe_helpers import running_standin
+
+    with running_standin(settings) as server:
+        yield server

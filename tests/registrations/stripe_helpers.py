@@ -98,6 +98,15 @@ def events(server: StandinServer, event_type: str | None = None) -> list[dict]:
     return standin_get(server, f"/_standin/events{query}")["data"]
 
 
+def completed_for(server: StandinServer, session_url: str) -> dict:
+    """The ``checkout.session.completed`` event of the session behind ``session_url``."""
+    session_id = session_url.rstrip("/").rsplit("/", 1)[-1]
+    return next(
+        e for e in events(server, "checkout.session.completed")
+        if e["data"]["object"]["id"] == session_id
+    )  # fmt: skip
+
+
 def deliver(
     client: Client, event: dict, *, secret: str = WHSEC, timestamp: int | None = None,
     body: bytes | None = None,

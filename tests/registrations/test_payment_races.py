@@ -25,24 +25,10 @@ from registrations import (
 from registrations.models import OutboundEmail, Payment, Refund, Registration
 from registrations.transitions import Actor
 from tests.registrations.helpers import open_offering
-from tests.registrations.stripe_helpers import deliver, eligible, events, pay, running_standin
+from tests.registrations.stripe_helpers import completed_for, deliver, eligible, events, pay
 
 S = Registration.State
 pytestmark = pytest.mark.django_db(transaction=True)
-
-
-@pytest.fixture
-def standin(settings):
-    with running_standin(settings) as server:
-        yield server
-
-
-def completed_for(standin, session_url: str) -> dict:
-    session_id = session_url.rstrip("/").rsplit("/", 1)[-1]
-    return next(
-        e for e in events(standin, "checkout.session.completed")
-        if e["data"]["object"]["id"] == session_id
-    )  # fmt: skip
 
 
 def one_seat_class(course):

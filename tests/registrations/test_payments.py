@@ -14,11 +14,11 @@ from registrations import booking, checkout
 from registrations.models import OutboundEmail, Payment, Refund, Registration, WebhookEvent
 from tests.registrations.helpers import open_offering
 from tests.registrations.stripe_helpers import (
+    completed_for,
     deliver,
     eligible,
     events,
     pay,
-    running_standin,
 )
 
 S = Registration.State
@@ -26,22 +26,11 @@ S = Registration.State
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
-@pytest.fixture
-def standin(settings):
-    with running_standin(settings) as server:
-        yield server
-
-
 def confirmed(offering, standin, client, email="ana@denver911.example.gov") -> Registration:
     registration = eligible(offering, email=email)
     url = checkout.checkout_start(registration)
     assert pay(standin, url) == 303
-    [event] = [
-        e
-        for e in events(standin, "checkout.session.completed")
-        if e["data"]["object"]["client_reference_id"] == str(registration.pk)
-    ]
-    assert deliver(client, event).status_code == 200
+    assert deliver(client, completed_for(standin, url)).status_code == 200
     registration.refresh_from_db()
     assert registration.state == S.CONFIRMED
     return registration
@@ -525,12 +514,7 @@ def test_payment_landing_after_its_hold_lapsed_does_not_overbook(course, standin
     late.refresh_from_db()
     assert late.state == S.REFUNDED and late.needs_attention
     assert pay(standin, other_url) == 303
-    completed = [
-        e
-        for e in events(standin, "checkout.session.completed")
-        if e["data"]["object"]["client_reference_id"] == str(other.pk)
-    ]
-    deliver(client, completed[0])
+    deliver(client, completed_for(standin, other_url))
     other.refresh_from_db()
     assert other.state == S.CONFIRMED
     assert booking.seats_taken(offering) == 1
