@@ -53,7 +53,7 @@ def main() -> None:
     call_command("loaddata", "default_course", verbosity=0)
 
     from courses.models import Course
-    from registrations import broadcasts
+    from registrations.messaging import broadcasts
     from registrations.models import Broadcast, Registration
     from tests.factories import make_offering
     from tests.services import ScriptedSMTPHandler, celery_worker, smtp_server, subprocess_env

@@ -61,7 +61,8 @@ def main() -> None:
 
     from courses.models import Course
     from devtools.stripe_standin import Config, StandinServer
-    from registrations import booking, checkout
+    from registrations.payments import checkout
+    from registrations.seats import booking, queries
     from tests.factories import make_offering, next_date
     from tests.registrations.stripe_helpers import eligible
 
@@ -85,7 +86,7 @@ def main() -> None:
             held = sum(1 for outcome, _ in outcomes if outcome == "held")
             print(
                 f"round {round_number}: held {held} (seats {args.seats}), "
-                f"full {len(outcomes) - held}, seats taken {booking.seats_taken(offering)}; "
+                f"full {len(outcomes) - held}, seats taken {queries.seats_taken(offering)}; "
                 f"wall {wall * 1000:.0f} ms, attempt p50 "
                 f"{statistics.median(latencies) * 1000:.0f} ms, p95 "
                 f"{latencies[int(len(latencies) * 0.95) - 1] * 1000:.0f} ms"

@@ -1,6 +1,11 @@
 """Read queries for the public catalogue, with a fixed number of SQL queries however many
-offerings there are (sessions are prefetched, bounds are annotated)."""
+offerings there are (sessions are prefetched, bounds are annotated).
 
+Apps that know more about an offering (the registrations app counts seats taken) add their
+annotations with ``register_annotation``; ``courses`` imports none of them.
+"""
+
+from collections.abc import Callable
 from datetime import datetime
 
 from django.db.models import Max, Min, Prefetch, QuerySet
@@ -10,20 +15,33 @@ from .models import Course, Offering, Session
 
 PUBLIC_STATUSES = (Offering.Status.PUBLISHED, Offering.Status.CANCELLED)
 
+Annotation = Callable[[QuerySet[Offering], datetime], QuerySet[Offering]]
+ANNOTATIONS: list[Annotation] = []
+
+
+def register_annotation(annotation: Annotation) -> Annotation:
+    """Add ``annotation(queryset, now) -> queryset`` to every ``public_offerings`` query (once
+    per function). Returns it, so it can be used as a decorator."""
+    if annotation not in ANNOTATIONS:
+        ANNOTATIONS.append(annotation)
+    return annotation
+
 
 def public_offerings(course: Course, now: datetime | None = None) -> QuerySet[Offering]:
     """Offerings visitors may see (published or cancelled, not drafts), each annotated with
-    ``first_start`` and ``last_end`` (aware datetimes) and ``seats_taken`` (int, counted by the
-    seat rule in ``registrations.booking``), with sessions prefetched."""
-    from registrations.booking import with_seats_taken
-
+    ``first_start`` and ``last_end`` (aware datetimes) and what registered annotations add
+    (``seats_taken``, by the seat rule in ``registrations.seats.queries``), with sessions
+    prefetched."""
+    now = now or timezone.now()
     queryset = (
         Offering.objects.filter(course=course, status__in=PUBLIC_STATUSES)
         .annotate(first_start=Min("sessions__starts_at"), last_end=Max("sessions__ends_at"))
         .prefetch_related(Prefetch("sessions", queryset=Session.objects.order_by("starts_at")))
         .select_related("course")
     )
-    return with_seats_taken(queryset, now)
+    for annotation in ANNOTATIONS:
+        queryset = annotation(queryset, now)
+    return queryset
 
 
 def course_listing(course: Course, now: datetime | None = None) -> dict[str, list[Offering]]:

@@ -1,13 +1,35 @@
+from importlib import import_module
+
 from django.apps import AppConfig
+
+# Model modules of this app outside ``registrations.models`` (one app label, one set of tables).
+MODEL_MODULES = ("registrations.payments.models", "registrations.messaging.models")
+# Modules that register outbox kinds, catalogue annotations and signal receivers when imported.
+REGISTERING_MODULES = (
+    "registrations.messaging.notices",
+    "registrations.messaging.reminders",
+    "registrations.messaging.broadcasts",
+    "registrations.seats.queries",
+)
 
 
 class RegistrationsConfig(AppConfig):
+    """The registrations app: ``models``, plus the models of its ``payments`` and ``messaging``
+    packages, under the one label ``registrations``."""
+
     name = "registrations"
     verbose_name = "Registrations"
 
+    def import_models(self) -> None:
+        """Load ``registrations.models`` and the packages' model modules (Django calls this
+        while it loads every app's models, before any ``ready``)."""
+        super().import_models()
+        for module in MODEL_MODULES:
+            import_module(module)
+
     def ready(self) -> None:
-        from courses.signals import offering_changed
-
-        from . import notices
-
-        offering_changed.connect(notices.on_offering_changed, dispatch_uid="registrations-update")
+        """Import the modules that register themselves: the kinds of message (so the outbox and
+        its admin know them in every process), the catalogue's seat count and the receiver of
+        ``courses.signals.offering_changed``."""
+        for module in REGISTERING_MODULES:
+            import_module(module)

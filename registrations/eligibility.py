@@ -1,59 +1,23 @@
 """Eligibility: "currently employed by an emergency call center (911 centre / PSAP)".
 
-The rule (DESIGN.md): a confirmed work email on a domain staff have marked as a known agency
-domain, or a subdomain of one, makes the registrant eligible at once. Anything else — an unknown
+The rule (``docs/architecture.md``, "Eligibility"): a confirmed work email on a domain staff
+have marked as a known agency domain, or a subdomain of one, makes the registrant eligible at once. Anything else — an unknown
 domain, a webmail domain — goes to staff review, where staff approve (optionally listing the
 domain) or reject with a reason. A supervisor whose own email is on a known agency domain may
 confirm instead of staff. Webmail domains can never be listed. Only eligible registrants can pay.
 """
 
-from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.auth.models import User
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 
-from . import notices
+from .enums import REVIEWABLE_STATES
+from .enums import RegistrationState as S
+from .messaging import notices
 from .models import AgencyDomain, Registration
+from .models.agency import email_domain, is_webmail
 from .transitions import Actor, IllegalTransition, registration_transition
-
-S = Registration.State
-
-# Free email providers: addresses anyone can get, so they never prove employment.
-WEBMAIL_DOMAINS = frozenset(
-    {
-        "gmail.com", "googlemail.com", "yahoo.com", "ymail.com", "rocketmail.com",
-        "outlook.com", "hotmail.com", "live.com", "msn.com", "aol.com", "icloud.com", "me.com",
-        "mac.com", "proton.me", "protonmail.com", "pm.me", "gmx.com", "gmx.us", "mail.com",
-        "zoho.com", "yandex.com", "hey.com", "fastmail.com", "tutanota.com", "comcast.net",
-        "att.net", "sbcglobal.net", "verizon.net", "cox.net", "charter.net", "earthlink.net",
-    }
-)  # fmt: skip
-
-
-def email_domain(address: str) -> str:
-    """The lower-cased domain of an email address ("" when there is none)."""
-    return address.rpartition("@")[2].strip().lower().rstrip(".")
-
-
-def is_webmail(domain: str) -> bool:
-    """True for a webmail domain or any subdomain of one (e.g. ``us.yahoo.com``)."""
-    return any(domain == w or domain.endswith("." + w) for w in WEBMAIL_DOMAINS)
-
-
-def validate_agency_domain(domain: str) -> str:
-    """Normalise a domain staff want to list; return it lower-cased without a leading "@".
-
-    Raises: ValidationError for webmail domains, and for values that are not a domain name.
-    """
-    domain = domain.strip().lower().lstrip("@").rstrip(".")
-    if "." not in domain or " " in domain or "@" in domain:
-        raise ValidationError(f"{domain!r} is not a domain name such as denver911.gov.")
-    if is_webmail(domain):
-        raise ValidationError(
-            f"{domain} is a webmail domain: anyone can have an address there, so it cannot "
-            "prove employment at a call center."
-        )
-    return domain
 
 
 def known_agency(address: str) -> AgencyDomain | None:
@@ -140,7 +104,7 @@ def supervisor_confirm(registration: Registration) -> Registration:
 def review_approve(
     registration: Registration,
     *,
-    staff_user: AbstractBaseUser,
+    staff_user: User,
     add_domain: bool = False,
     agency_name: str = "",
 ) -> Registration:
@@ -155,7 +119,7 @@ def review_approve(
     """
     with transaction.atomic():
         current = Registration.objects.select_for_update().get(pk=registration.pk)
-        if current.state not in (S.PENDING_REVIEW, S.ELIGIBLE):
+        if current.state not in REVIEWABLE_STATES:
             # Only a case under review can be approved: before the work email is confirmed,
             # nobody has shown they read that address (and its domain must not be listed).
             raise IllegalTransition(registration.pk, current.state, S.ELIGIBLE)
@@ -185,9 +149,7 @@ def review_approve(
     return result.registration
 
 
-def review_reject(
-    registration: Registration, *, staff_user: AbstractBaseUser, reason: str
-) -> Registration:
+def review_reject(registration: Registration, *, staff_user: User, reason: str) -> Registration:
     """Staff reject a registration under review, with a reason the registrant is sent.
 
     Raises: ValidationError without a reason; IllegalTransition when it is not under review.

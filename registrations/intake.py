@@ -7,11 +7,11 @@ from django.utils import timezone
 
 from courses.models import Offering
 
-from . import notices
+from .enums import INACTIVE_STATES
+from .enums import RegistrationState as S
+from .messaging import notices
 from .models import Registration
 from .transitions import Actor, registration_note
-
-S = Registration.State
 
 
 class RegistrationClosed(Exception):  # noqa: N818 — reads as the domain says it
@@ -42,7 +42,7 @@ def active_registration(offering: Offering, email: str) -> Registration | None:
     """The active registration of ``email`` (case-insensitive) in ``offering``, if any."""
     return (
         Registration.objects.filter(offering=offering, email__iexact=email.strip())
-        .exclude(state__in=Registration.INACTIVE_STATES)
+        .exclude(state__in=INACTIVE_STATES)
         .first()
     )
 
@@ -104,7 +104,7 @@ def request_links(email: str) -> int:
     The page says the same whatever the count, so it reveals nothing about who registered.
     """
     registrations = Registration.objects.filter(email__iexact=email.strip()).exclude(
-        state__in=Registration.INACTIVE_STATES
+        state__in=INACTIVE_STATES
     )
     count = 0
     with transaction.atomic():
@@ -224,13 +224,3 @@ def email_change_confirm(registration: Registration) -> Registration:
             reason=f"Course email changed from {old_email} to {new_email}.",
         )
     return registration
-
-
-def attendee_cancel(registration: Registration) -> Registration:
-    """The attendee cancels from the manage page: unpaid at no cost, paid under the course's
-    refund policy (``registrations.cancellation``)."""
-    from .cancellation import registration_cancel
-
-    return registration_cancel(
-        registration, actor=Actor.attendee(), reason="Cancelled by the attendee."
-    )

@@ -1,18 +1,19 @@
 """The only way a Registration changes state.
 
-``TRANSITIONS`` is DESIGN.md's table; ``registration_transition`` locks the row, checks the table,
-records who/why/when in ``RegistrationEvent``, and returns early when the registration is already
-in the target state (so running a step twice has the effect of running it once).
+``TRANSITIONS`` is the state table of ``docs/architecture.md``; ``registration_transition`` locks
+the row, checks the table, records who/why/when in ``RegistrationEvent``, and returns early when
+the registration is already in the target state (so running a step twice has the effect of
+running it once).
 """
 
 from dataclasses import dataclass
 
-from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.auth.models import User
 from django.db import transaction
 
+from .enums import ActorKind
+from .enums import RegistrationState as S
 from .models import Registration, RegistrationEvent
-
-S = Registration.State
 
 TRANSITIONS: dict[str, frozenset[str]] = {
     S.PENDING_EMAIL: frozenset({S.PENDING_REVIEW, S.ELIGIBLE, S.CANCELLED}),
@@ -49,26 +50,26 @@ class IllegalTransition(Exception):  # noqa: N818 — the domain's name for it
 
 @dataclass(frozen=True)
 class Actor:
-    """Who made a change: ``kind`` is a ``RegistrationEvent.Actor`` value; ``user`` for staff."""
+    """Who made a change: ``kind`` is an ``ActorKind`` value; ``user`` for staff."""
 
     kind: str
-    user: AbstractBaseUser | None = None
+    user: User | None = None
 
     @classmethod
     def system(cls) -> "Actor":
-        return cls(RegistrationEvent.Actor.SYSTEM)
+        return cls(ActorKind.SYSTEM)
 
     @classmethod
     def attendee(cls) -> "Actor":
-        return cls(RegistrationEvent.Actor.ATTENDEE)
+        return cls(ActorKind.ATTENDEE)
 
     @classmethod
     def supervisor(cls) -> "Actor":
-        return cls(RegistrationEvent.Actor.SUPERVISOR)
+        return cls(ActorKind.SUPERVISOR)
 
     @classmethod
-    def staff(cls, user: AbstractBaseUser) -> "Actor":
-        return cls(RegistrationEvent.Actor.STAFF, user)
+    def staff(cls, user: User) -> "Actor":
+        return cls(ActorKind.STAFF, user)
 
 
 @dataclass(frozen=True)

@@ -143,29 +143,40 @@ CELERY_TASK_TIME_LIMIT = 120
 CELERY_TASK_SOFT_TIME_LIMIT = 90
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_TIMEZONE = "UTC"
+# Tasks live beside the services that enqueue them; the worker imports these modules.
+CELERY_IMPORTS = [
+    "registrations.messaging.outbox",
+    "registrations.messaging.broadcasts",
+    "registrations.messaging.reminders",
+    "registrations.seats.booking",
+    "registrations.payments.checkout",
+    "registrations.payments.refunds",
+]
 CELERY_BEAT_SCHEDULE = {
-    "sweep-outbound-email": {
-        "task": "registrations.tasks.sweep_outbound_email",
+    "sweep-outbound-email": {"task": "registrations.sweep_outbound_email", "schedule": 60.0},
+    "restart-stalled-broadcasts": {
+        "task": "registrations.restart_stalled_pumps",
         "schedule": 60.0,
     },
-    "release-expired-holds": {
-        "task": "registrations.tasks.release_expired_holds",
-        "schedule": 60.0,
-    },
+    "release-expired-holds": {"task": "registrations.release_expired_holds", "schedule": 60.0},
     "send-due-reminders": {
-        "task": "registrations.tasks.send_due_reminders",
+        "task": "registrations.send_due_reminders",
         "schedule": env.float("REMINDER_INTERVAL_SECONDS", default=180.0),
     },
 }
 
-# The email pipeline (registrations.emails): retries and sweeping, in seconds.
+# The payment provider (``registrations.payments.gateway``): a dotted path to the gateway class.
+PAYMENT_GATEWAY = "registrations.payments.stripe_gateway.StripeGateway"
+
+# The outbox (registrations.messaging.outbox): retries and sweeping, in seconds.
 EMAIL_MAX_ATTEMPTS = env.int("EMAIL_MAX_ATTEMPTS", default=6)
 EMAIL_RETRY_BASE_SECONDS = env.float("EMAIL_RETRY_BASE_SECONDS", default=5.0)
 EMAIL_RETRY_MAX_SECONDS = env.float("EMAIL_RETRY_MAX_SECONDS", default=600.0)
 EMAIL_SENDING_TIMEOUT_SECONDS = env.int("EMAIL_SENDING_TIMEOUT_SECONDS", default=300)
 EMAIL_SWEEP_GRACE_SECONDS = env.int("EMAIL_SWEEP_GRACE_SECONDS", default=30)
 EMAIL_PUBLISH_RETRIES = env.int("EMAIL_PUBLISH_RETRIES", default=1)
-# "Email the attendees" (registrations.broadcasts): messages per minute, to respect the provider.
+# "Email the attendees" (registrations.messaging.broadcasts): messages per minute, to respect
+# the provider.
 BROADCAST_RATE_PER_MINUTE = env.float("BROADCAST_RATE_PER_MINUTE", default=120.0)
 
 AUTH_PASSWORD_VALIDATORS = [
@@ -229,7 +240,7 @@ SERVER_EMAIL = env("SERVER_EMAIL", default=DEFAULT_FROM_EMAIL)
 TRAINING_ADMIN_EMAIL = env("TRAINING_ADMIN_EMAIL", default="training@citreg.localhost")
 ORGANISATION_NAME = env("ORGANISATION_NAME", default="CIT Training Administration")
 
-# Seats (registrations.booking): a checkout hold lasts 35 minutes, so the Checkout Session's
+# Seats (registrations.seats.booking): a checkout hold lasts 35 minutes, so the Checkout Session's
 # expires_at (= the hold's end) is inside Stripe's 30 min – 24 h window; a waitlist offer 24 hours.
 SEAT_HOLD_MINUTES = env.int("SEAT_HOLD_MINUTES", default=35)
 WAITLIST_OFFER_HOURS = env.int("WAITLIST_OFFER_HOURS", default=24)

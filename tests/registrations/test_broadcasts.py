@@ -9,8 +9,10 @@ from django.core.exceptions import ValidationError
 from django.urls import reverse
 from django.utils import timezone
 
-from registrations import broadcasts, emails
-from registrations.models import Broadcast, OutboundEmail, Registration
+from registrations.messaging import broadcasts
+from registrations.messaging import outbox as emails
+from registrations.messaging.models import OutboundEmail
+from registrations.models import Broadcast, Registration
 from tests.factories import make_offering, registration_in
 from tests.services import ScriptedSMTPHandler, wait_for
 
@@ -137,7 +139,7 @@ def test_sending_is_paced_and_the_pump_publishes_only_what_is_due(offering, sett
     assert broadcasts.broadcast_send(broadcast, user=None) == 5
     with pytest.raises(broadcasts.AlreadySent):
         broadcasts.broadcast_send(broadcast, user=None)
-    rows = list(broadcast.emails.order_by("next_attempt_at"))
+    rows = list(broadcasts.batch_emails(broadcast).order_by("next_attempt_at"))
     gaps = [(b.next_attempt_at - a.next_attempt_at) for a, b in zip(rows, rows[1:], strict=False)]
     assert gaps == [timedelta(seconds=2)] * 4
     start = rows[0].next_attempt_at
@@ -238,7 +240,7 @@ def test_attendee_values_are_escaped_in_html_and_cannot_add_headers(offering):
 
 
 @pytest.mark.django_db
-def test_sweeper_restarts_a_stopped_pump_instead_of_publishing_at_once(offering, monkeypatch):
+def test_a_stopped_pump_is_restarted_and_the_sweeper_leaves_its_rows(offering, monkeypatch):
     published: list[int] = []
     pumps: list[int] = []
     monkeypatch.setattr(emails, "enqueue_send", lambda pk, countdown=0: published.append(pk))
@@ -250,6 +252,8 @@ def test_sweeper_restarts_a_stopped_pump_instead_of_publishing_at_once(offering,
     later = timezone.now() + timedelta(minutes=2)
     Broadcast.objects.filter(pk=broadcast.pk).update(sent_at=later - timedelta(minutes=2))
     assert emails.email_sweep(now=later) == 0  # no burst: the rows wait for their pump
+    assert published == [] and pumps == []
+    assert broadcasts.broadcasts_restart_stalled(now=later) == [broadcast.pk]  # its beat entry
     assert published == [] and pumps == [broadcast.pk]
     Broadcast.objects.filter(pk=broadcast.pk).update(pumped_at=later - timedelta(seconds=5))
     emails.email_sweep(now=later)

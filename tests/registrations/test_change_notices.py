@@ -6,7 +6,8 @@ import icalendar
 import pytest
 from django.utils import timezone
 
-from registrations.models import OutboundEmail, Registration
+from registrations.messaging.models import OutboundEmail
+from registrations.models import Registration
 from tests.factories import make_offering, registration_in
 
 

@@ -8,8 +8,10 @@ from django.core import mail
 from django.db import transaction
 
 from courses.calendar import session_uid
-from registrations import emails, notices
-from registrations.models import OutboundEmail, Registration
+from registrations.messaging import notices
+from registrations.messaging import outbox as emails
+from registrations.messaging.models import OutboundEmail
+from registrations.models import Registration
 from registrations.transitions import Actor, registration_transition
 from tests.factories import make_offering, registration_in
 from tests.services import wait_for

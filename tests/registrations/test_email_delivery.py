@@ -10,7 +10,7 @@ from email.utils import getaddresses
 
 import pytest
 
-from registrations.models import OutboundEmail
+from registrations.messaging.models import OutboundEmail
 from tests.services import (
     ScriptedSMTPHandler,
     celery_worker,
@@ -118,7 +118,7 @@ def test_broker_down_queues_anyway_and_sweeper_sends_once_it_is_back(delivery):
             "shell",
             "--no-imports",
             "-c",
-            "from registrations.emails import email_sweep; print(email_sweep())",
+            "from registrations.messaging.outbox import email_sweep; print(email_sweep())",
             env={**down_env, "EMAIL_SWEEP_GRACE_SECONDS": "0"},
         )
         assert sweep.returncode == 0, sweep.stderr
@@ -129,7 +129,7 @@ def test_broker_down_queues_anyway_and_sweeper_sends_once_it_is_back(delivery):
             "shell",
             "--no-imports",
             "-c",
-            "from registrations.emails import email_sweep; print(email_sweep())",
+            "from registrations.messaging.outbox import email_sweep; print(email_sweep())",
             env={**down_env, "EMAIL_SWEEP_GRACE_SECONDS": "0"},
         )
         assert again.stdout.strip() == "0"

@@ -13,21 +13,21 @@ from django.core.management import call_command
 from django.db import connection, transaction
 from django.utils import timezone
 
-from registrations import emails
-from registrations.models import OutboundEmail
+from registrations.messaging import outbox as emails
+from registrations.messaging.models import OutboundEmail
 
 Status = OutboundEmail.Status
 
 
 def queue(key: str = "test:1", **kwargs) -> OutboundEmail:
     return emails.email_queue(
-        kind=OutboundEmail.Kind.TEST,
+        kind=emails.TEST,
         to_email=kwargs.pop("to_email", "ana@example.org"),
         template="emails/test",
         context={"note": "", "queued_at": "now"},
         dedupe_key=key,
         **kwargs,
-    )
+    ).email
 
 
 @pytest.fixture

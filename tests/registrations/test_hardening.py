@@ -9,8 +9,9 @@ from icalendar import Calendar
 
 from courses.models import Offering
 from registrations import links
-from registrations.emails import email_send
-from registrations.models import AgencyDomain, OutboundEmail, Registration
+from registrations.messaging.models import OutboundEmail
+from registrations.messaging.outbox import email_send
+from registrations.models import AgencyDomain, Registration
 from tests.registrations.helpers import form_data, open_offering, register_url
 from tests.registrations.stripe_helpers import eligible
 
@@ -163,10 +164,10 @@ def test_stuck_message_is_not_resent_forever(offering, settings):
 
     from django.utils import timezone
 
-    from registrations.emails import email_queue
+    from registrations.messaging.outbox import email_queue
 
     email = email_queue(kind="test", to_email="a@example.org", template="emails/test",
-                        dedupe_key="stuck", context={"queued_at": "now"})  # fmt: skip
+                        dedupe_key="stuck", context={"queued_at": "now"}).email  # fmt: skip
     OutboundEmail.objects.filter(pk=email.pk).update(
         status="sending", attempts=settings.EMAIL_MAX_ATTEMPTS,
         sending_started_at=timezone.now() - timedelta(hours=1),

@@ -11,18 +11,15 @@ import time_machine
 from django.db import connection
 from django.utils import timezone
 
-from registrations import (
-    booking,
-    cancellation,
-    checkout,
-    intake,
-    links,
-    notices,
-    payments,
-    refunds,
-    tasks,
-)  # fmt: skip
-from registrations.models import OutboundEmail, Payment, Refund, Registration
+from registrations import intake, links
+from registrations.messaging import notices
+from registrations.messaging.models import OutboundEmail
+from registrations.models import Registration
+from registrations.payments import cancellation, checkout, refunds
+from registrations.payments import refunds as tasks  # fmt: skip
+from registrations.payments.gateway import gateway
+from registrations.payments.models import Payment, Refund
+from registrations.seats import booking, queries
 from registrations.transitions import Actor
 from tests.registrations.helpers import open_offering
 from tests.registrations.stripe_helpers import completed_for, deliver, eligible, events, pay
@@ -68,7 +65,7 @@ def test_refunding_a_duplicate_payment_keeps_the_paid_place(course, standin, cli
     kept = Payment.objects.get()
     # A second payment for the same registration reaches Stripe some other way (a session we
     # never recorded): it is adopted by client_reference_id, then refunded as a duplicate.
-    duplicate = payments.checkout_session_create(
+    duplicate = gateway().checkout_session_create(
         amount_cents=25000, currency="usd", product_name="CIT", customer_email="a@b.example.org",
         client_reference_id=str(registration.pk), metadata={}, idempotency_key="dup",
         expires_at=timezone.now() + timedelta(hours=1), success_url="https://x.example.org/",
@@ -99,14 +96,14 @@ def test_delayed_payment_after_its_hold_lapsed_does_not_oversell(course, standin
     deliver(client, completed_for(standin, url))
     late.refresh_from_db()
     assert late.state == S.EXPIRED
-    assert booking.seats_taken(offering) == 1
+    assert queries.seats_taken(offering) == 1
 
 
 def test_waitlist_offer_outlives_its_checkout_session(course, standin, client):
     offered = offer_to_second_person(one_seat_class(course))
     url = checkout.checkout_start(offered)
     payment = Payment.objects.get(registration=offered)
-    assert payments.checkout_session_expire(url.rstrip("/").rsplit("/", 1)[-1])
+    assert gateway().checkout_session_expire(url.rstrip("/").rsplit("/", 1)[-1])
     [expired] = events(standin, "checkout.session.expired")
     with time_machine.travel(payment.expires_at + timedelta(seconds=30)):
         deliver(client, expired)
@@ -202,7 +199,7 @@ def test_a_refund_reported_before_the_payment_is_retried_not_lost(course, standi
     assert pay(standin, url) == 303
     [completed] = events(standin, "checkout.session.completed")
     intent = completed["data"]["object"]["payment_intent"]
-    payments.refund_create(payment_intent_id=intent, amount_cents=25000, idempotency_key="dash")
+    gateway().refund_create(payment_intent_id=intent, amount_cents=25000, idempotency_key="dash")
     [refunded] = events(standin, "charge.refunded")
     assert deliver(client, refunded).status_code == 503  # not yet known: Stripe retries
     assert deliver(client, completed).status_code == 200
@@ -238,7 +235,7 @@ def test_automatic_refund_is_announced_once(course, standin, client):
     with mock.patch.object(tasks.execute_refund, "delay"):  # the worker is a little late
         deliver(client, completed_for(standin, url))
     refund = Refund.objects.get()
-    payments.refund_create(
+    gateway().refund_create(
         payment_intent_id=refund.payment.stripe_payment_intent_id,
         amount_cents=refund.amount_cents, idempotency_key=refund.idempotency_key,
         reason=refund.reason,

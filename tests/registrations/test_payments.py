@@ -10,8 +10,11 @@ from django.core import mail
 from django.db import connection
 from django.utils import timezone
 
-from registrations import booking, checkout
-from registrations.models import OutboundEmail, Payment, Refund, Registration, WebhookEvent
+from registrations.messaging.models import OutboundEmail
+from registrations.models import Registration
+from registrations.payments import checkout
+from registrations.payments.models import Payment, Refund, WebhookEvent
+from registrations.seats import booking, queries
 from tests.registrations.helpers import open_offering
 from tests.registrations.stripe_helpers import (
     completed_for,
@@ -55,7 +58,7 @@ def test_checkout_session_follows_the_hold_and_stripe_rules(course, standin):
     # A second click reuses the open session instead of making another.
     assert checkout.checkout_start(registration) == url
     assert Payment.objects.count() == 1
-    assert booking.seats_taken(offering) == 1
+    assert queries.seats_taken(offering) == 1
 
 
 def test_checkout_refused_before_eligibility(course, standin):
@@ -73,7 +76,7 @@ def test_stripe_unreachable_frees_the_hold(course, settings):
         checkout.checkout_start(registration)
     registration.refresh_from_db()
     assert registration.state == S.EXPIRED
-    assert booking.seats_taken(registration.offering) == 0
+    assert queries.seats_taken(registration.offering) == 0
 
 
 @pytest.mark.django_db(transaction=True)
@@ -106,12 +109,12 @@ def test_forty_concurrent_checkouts_for_three_seats_take_exactly_three(course, s
     assert sorted(outcomes).count("held") == 3 and outcomes.count("full") == 37
     assert Registration.objects.filter(state=S.HELD).count() == 3
     assert Payment.objects.filter(status="open").count() == 3
-    assert booking.seats_taken(offering) == 3
+    assert queries.seats_taken(offering) == 3
     # The others can join the waitlist, in order.
     late = [r for r in registrations if Registration.objects.get(pk=r.pk).state == S.ELIGIBLE]
     for registration in late[:2]:
         booking.join_waitlist(registration)
-    assert booking.waitlist_position(Registration.objects.get(pk=late[1].pk)) == 2
+    assert queries.waitlist_position(Registration.objects.get(pk=late[1].pk)) == 2
 
 
 # --- waitlist -----------------------------------------------------------------------------------
@@ -190,7 +193,7 @@ def test_pay_and_webhook_confirm_once_even_twice_and_reordered(course, standin, 
     assert [m.subject for m in mail.outbox] == [
         f"Confirmed: {course.title}, {offering.date_label}, day class"
     ]
-    assert booking.seats_taken(offering) == 1
+    assert queries.seats_taken(offering) == 1
 
 
 def test_bad_webhooks_are_refused_and_change_nothing(course, standin, client):
@@ -248,15 +251,15 @@ def test_expired_event_releases_an_unpaid_hold(course, standin, client):
     registration = eligible(open_offering(course))
     url = checkout.checkout_start(registration)
     session_id = url.rstrip("/").rsplit("/", 1)[-1]
-    from registrations import payments
+    from registrations.payments.gateway import gateway
 
-    assert payments.checkout_session_expire(session_id)
+    assert gateway().checkout_session_expire(session_id)
     [expired] = events(standin, "checkout.session.expired")
     assert deliver(client, expired).status_code == 200
     assert deliver(client, expired).status_code == 200
     registration.refresh_from_db()
     assert registration.state == S.EXPIRED
-    assert booking.seats_taken(registration.offering) == 0
+    assert queries.seats_taken(registration.offering) == 0
     [told] = OutboundEmail.objects.filter(kind="hold_lapsed")
     assert told.status == "sent" and "Nothing was charged" in told.text_body
 
@@ -270,7 +273,7 @@ def test_delayed_payment_processing_then_failed(course, standin, client):
     deliver(client, completed)
     registration.refresh_from_db()
     assert registration.state == S.PROCESSING
-    assert booking.seats_taken(registration.offering) == 1  # the seat is kept meanwhile
+    assert queries.seats_taken(registration.offering) == 1  # the seat is kept meanwhile
     from tests.services import wait_for
 
     failed = wait_for(lambda: events(standin, "checkout.session.async_payment_failed"), 10)
@@ -386,7 +389,7 @@ def test_partial_then_full_refund_from_the_admin(course, standin, client, admin_
     assert registration.state == S.REFUNDED
     assert Payment.objects.get().amount_refunded_cents == 25000
     assert [r.amount_cents for r in Refund.objects.order_by("pk")] == [10000, 15000]
-    assert booking.seats_taken(registration.offering) == 0
+    assert queries.seats_taken(registration.offering) == 0
 
 
 def test_admin_refund_stripe_error_changes_nothing(course, standin, client, admin_client, settings):
@@ -424,7 +427,7 @@ def test_self_cancellation_follows_the_refund_policy(
     registration.refresh_from_db()
     assert registration.state == end_state
     assert Payment.objects.get().amount_refunded_cents == refunded_cents
-    assert booking.seats_taken(offering) == 0
+    assert queries.seats_taken(offering) == 0
     # The calendar entries are withdrawn (iTIP CANCEL), once.
     [ended] = OutboundEmail.objects.filter(kind="place_ended", registration=registration)
     assert ended.status == "sent" and "text/calendar; method=CANCEL" in str(ended.attachments)
@@ -474,13 +477,14 @@ def test_needs_attention_filter_and_csv_export(course, standin, client, admin_cl
 def test_charge_refunded_arriving_before_our_refund_is_recorded_counts_once(
     course, standin, client
 ):
-    from registrations import payments, refunds
+    from registrations.payments import refunds
+    from registrations.payments.gateway import gateway
 
     registration = confirmed(open_offering(course), standin, client)
     payment = Payment.objects.get()
     refund = refunds.refund_request(payment=payment, amount_cents=25000, reason="Moved away")
     # Stripe refunds, and its webhook lands before refund_execute records the success.
-    payments.refund_create(
+    gateway().refund_create(
         payment_intent_id=payment.stripe_payment_intent_id,
         amount_cents=25000,
         idempotency_key=refund.idempotency_key,
@@ -517,7 +521,7 @@ def test_payment_landing_after_its_hold_lapsed_does_not_overbook(course, standin
     deliver(client, completed_for(standin, other_url))
     other.refresh_from_db()
     assert other.state == S.CONFIRMED
-    assert booking.seats_taken(offering) == 1
+    assert queries.seats_taken(offering) == 1
 
 
 @pytest.mark.parametrize(

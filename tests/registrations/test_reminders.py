@@ -17,9 +17,10 @@ from django.db import connection
 from courses.models import Course
 from courses.reminder_schedule import ReminderOffset, parse_reminder_schedule
 from courses.scheduling import offering_reschedule
-from registrations import emails
-from registrations.models import OutboundEmail, Registration
-from registrations.reminders import reminders_send_due
+from registrations.messaging import outbox as emails
+from registrations.messaging.models import OutboundEmail
+from registrations.messaging.reminders import reminders_send_due
+from registrations.models import Registration
 from registrations.transitions import Actor, registration_transition
 from tests.factories import make_offering, registration_in, two_day_times
 

@@ -8,8 +8,10 @@ from django.forms.models import model_to_dict
 from django.utils import timezone
 
 from courses.models import Offering, Session
-from registrations import broadcasts, emails, notices
-from registrations.models import Broadcast, OutboundEmail, Registration
+from registrations.messaging import broadcasts, notices
+from registrations.messaging import outbox as emails
+from registrations.messaging.models import OutboundEmail
+from registrations.models import Broadcast, Registration
 from tests.factories import make_offering, registration_in
 from tests.registrations.test_change_notices import change_form
 
@@ -102,7 +104,7 @@ def test_no_meeting_link_for_people_no_longer_confirmed(offering, admin_user):
         body="Join at {meeting_url}", author=admin_user,
     )  # fmt: skip
     broadcasts.broadcast_send(broadcast, user=admin_user)
-    row = OutboundEmail.objects.get(broadcast=broadcast)
+    row = OutboundEmail.objects.get(batch=broadcast.batch_key)
     OutboundEmail.objects.filter(pk=row.pk).update(status=OutboundEmail.Status.FAILED)
     Registration.objects.filter(pk=ana.pk).update(state=S.REFUNDED)  # the place ended
     mail.outbox.clear()

@@ -5,7 +5,7 @@ import re
 from django.core.management.base import BaseCommand
 from django.db.models import Count
 
-from registrations.models import OutboundEmail
+from registrations.messaging.models import OutboundEmail
 
 
 class Command(BaseCommand):

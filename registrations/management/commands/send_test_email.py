@@ -7,8 +7,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.core.validators import validate_email
 from django.utils import timezone
 
-from registrations.emails import email_queue
-from registrations.models import OutboundEmail
+from registrations.messaging.outbox import TEST, email_queue
 
 
 class Command(BaseCommand):
@@ -25,12 +24,12 @@ class Command(BaseCommand):
             validate_email(address)
         except ValidationError as exc:
             raise CommandError(f"{address!r} is not an email address") from exc
-        email = email_queue(
-            kind=OutboundEmail.Kind.TEST,
+        queued = email_queue(
+            kind=TEST,
             to_email=address,
             to_name=options["name"],
             template="emails/test",
             context={"note": options["note"], "queued_at": timezone.now().isoformat()},
             dedupe_key=f"test:{uuid.uuid4()}",
         )
-        self.stdout.write(f"Queued test message {email.pk} to {address}.")
+        self.stdout.write(f"Queued test message {queued.email.pk} to {address}.")

@@ -1,0 +1,429 @@
+"""What the registration process tells people by email: one function per message.
+
+Each builds a JSON-safe context and a ``dedupe_key`` and hands the message to the pipeline
+(``registrations.messaging.outbox.email_queue``), so it is sent after the surrounding transaction
+commits. Times are written in the offering's zone (Mountain Time) and, when it differs, the
+attendee's. Each kind of message is registered here with the outbox, with its hooks.
+"""
+
+import uuid
+from datetime import datetime
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from django.conf import settings
+
+from courses.calendar import ics_filename, offering_invitation
+from courses.models import Offering
+from courses.signals import offering_changed
+from courses.timefmt import clock, day_label, session_label
+from registrations import links
+from registrations.enums import RegistrationState as S
+from registrations.models import Registration
+
+from .models import OutboundEmail
+from .outbox import email_queue, register_kind
+
+
+def confirmed_only(email: OutboundEmail) -> str:
+    """Outbox hook: a message for confirmed attendees only (a reminder queued before the
+    attendee cancelled is skipped). Returns the reason not to send, or ""."""
+    registration = email.registration
+    if registration is not None and registration.state != S.CONFIRMED:
+        return f"the registration is {registration.state}"
+    return ""
+
+
+def active_only(email: OutboundEmail) -> str:
+    """Outbox hook: a message for active registrations only (not cancelled, refunded or
+    rejected). Returns the reason not to send, or ""."""
+    registration = email.registration
+    if registration is not None and not registration.is_active:
+        return f"the registration is {registration.state}"
+    return ""
+
+
+class Kind:
+    """The kinds of message this module sends, registered with the outbox."""
+
+    CONFIRM_WORK_EMAIL = register_kind("confirm_work_email", "Confirm work email")
+    CONFIRM_NEW_EMAIL = register_kind("confirm_new_email", "Confirm new course email")
+    SUPERVISOR_CONFIRMATION = register_kind(
+        "supervisor_confirmation", "Supervisor confirmation request"
+    )
+    UNDER_REVIEW = register_kind("under_review", "Eligibility under review")
+    ELIGIBLE = register_kind("eligible", "Eligible")
+    REJECTED = register_kind("rejected", "Not eligible")
+    MANAGE_LINK = register_kind("manage_link", "Manage link")
+    CANCELLED = register_kind("cancelled", "Registration cancelled")
+    WAITLIST_JOINED = register_kind("waitlist_joined", "Joined the waitlist")
+    WAITLIST_OFFER = register_kind("waitlist_offer", "Waitlist seat offer")
+    WAITLIST_LEFT = register_kind("waitlist_left", "Left the waitlist")
+    HOLD_LAPSED = register_kind("hold_lapsed", "Seat hold ended unpaid")
+    PAYMENT_FAILED = register_kind("payment_failed", "Payment failed")
+    REFUND_ISSUED = register_kind("refund_issued", "Refund issued")
+    STAFF_ALERT = register_kind("staff_alert", "Staff alert")
+    CONFIRMATION = register_kind(
+        "confirmation", "Confirmation with calendar invitation", still_wanted=confirmed_only
+    )
+    UPDATE = register_kind("update", "Change of time or meeting link", still_wanted=confirmed_only)
+    PLACE_ENDED = register_kind("place_ended", "Place ended (calendar cancellation)")
+
+
+def attendee_zone(registration: Registration) -> ZoneInfo | None:
+    """The attendee's recorded zone when it is valid and differs from the offering's, else None
+    (then times are written in the offering's zone alone)."""
+    zone = registration.time_zone
+    if not zone or zone == registration.offering.time_zone:
+        return None
+    try:
+        return ZoneInfo(zone)
+    except (ZoneInfoNotFoundError, ValueError):
+        return None
+
+
+def session_lines(registration: Registration) -> list[str]:
+    """One line per session: MT (MST/MDT), plus the attendee's zone in parentheses when their
+    recorded zone differs, e.g. "Thursday, January 7, 2027, 4:00 pm – 8:00 pm MST (6:00 pm –
+    10:00 pm EST your time)"."""
+    offering = registration.offering
+    own = attendee_zone(registration)
+    lines = []
+    for session in offering.session_list:
+        line = session_label(session.starts_at, session.ends_at, offering.zone)
+        if own is not None:
+            mine = session_label(session.starts_at, session.ends_at, own)
+            if mine.split(", ", 3)[-1] != line.split(", ", 3)[-1]:
+                line += f" ({mine} your time)"
+        lines.append(line)
+    return lines
+
+
+def registration_context(registration: Registration) -> dict:
+    """The context every registration email shares (strings only)."""
+    offering = registration.offering
+    return {
+        "first_name": registration.first_name,
+        "course_title": offering.course.title,
+        "offering_label": f"{offering.date_label}, {offering.get_part_of_day_display().lower()}",
+        "sessions": session_lines(registration),
+        "manage_url": links.manage_url(registration),
+        "employer_name": registration.employer_name,
+    }
+
+
+def _queue(
+    registration: Registration, kind: str, key: str, to: str = "", to_name: str = "", **context
+) -> None:
+    email_queue(
+        kind=kind,
+        to_email=to or registration.email,
+        to_name=to_name or registration.full_name,
+        template=f"emails/{kind}",
+        context={**registration_context(registration), **context},
+        dedupe_key=key,
+        registration=registration,
+    )
+
+
+def attendee_context(registration: Registration) -> dict:
+    """``registration_context`` plus what a confirmed attendee needs to attend: the meeting link
+    (only ever put in messages to confirmed attendees), the participation requirements and the
+    contact address."""
+    offering = registration.offering
+    course = offering.course
+    confirmed = registration.state == S.CONFIRMED
+    return {
+        **registration_context(registration),
+        "meeting_url": offering.meeting_url if confirmed else "",
+        "participation_requirements": course.participation_requirements,
+        "contact_email": course.contact_email or settings.TRAINING_ADMIN_EMAIL,
+    }
+
+
+def invitation_attachment(registration: Registration, method: str) -> dict:
+    """The iTIP invitation (RFC 5546) for ``registration`` as a pipeline attachment.
+
+    Args:
+        method: "REQUEST" (confirmation, change) or "CANCEL" (the place ended).
+
+    Returns: ``{"filename", "content_type", "content"}``; the content type carries the method
+    parameter as RFC 6047 §2.4 requires. The meeting link is included for confirmed attendees.
+    """
+    offering = registration.offering
+    confirmed = registration.state == S.CONFIRMED
+    ics = offering_invitation(
+        offering,
+        method=method,
+        attendee_email=registration.email,
+        attendee_name=registration.full_name,
+        meeting_url=offering.meeting_url if confirmed and method == "REQUEST" else "",
+    )
+    name = "cancel.ics" if method == "CANCEL" else "invite.ics"
+    return {
+        "filename": name if offering.pk is None else f"{ics_filename(offering)[:-4]}-{name}",
+        "content_type": f"text/calendar; method={method}; charset=utf-8",
+        "content": ics.decode(),
+    }
+
+
+def send_confirmation(registration: Registration) -> None:
+    """Queue the confirmation of a confirmed registration, once (``confirmation:<id>``).
+
+    Multipart text + HTML with both sessions (MT, and the attendee's zone when it differs), the
+    meeting link if set, the camera/microphone requirement, what to prepare, the contact address,
+    the manage link, and an iTIP ``METHOD:REQUEST`` invitation. Call it in the transaction that
+    makes the registration confirmed (the message goes out after commit).
+
+    Raises: ValueError when the registration is not confirmed.
+    """
+    if registration.state != S.CONFIRMED:
+        raise ValueError(f"Registration {registration.pk} is {registration.state}, not confirmed.")
+    email_queue(
+        kind=Kind.CONFIRMATION,
+        to_email=registration.email,
+        to_name=registration.full_name,
+        template="emails/confirmation",
+        context=attendee_context(registration),
+        attachments=[invitation_attachment(registration, "REQUEST")],
+        dedupe_key=f"confirmation:{registration.pk}",
+        registration=registration,
+    )
+
+
+def send_place_ended(registration: Registration, *, reason: str) -> None:
+    """Queue the notice that a confirmed attendee's place ended, with an iTIP ``METHOD:CANCEL``
+    for the same UIDs, so the sessions leave their calendar. Once per registration
+    (``place-ended:<id>``).
+
+    Args:
+        registration: the registration (usually already cancelled or refunded).
+        reason: one or two sentences for the attendee, e.g. "You cancelled your registration;
+            a refund of $250.00 is on its way." (plain text).
+    """
+    email_queue(
+        kind=Kind.PLACE_ENDED,
+        to_email=registration.email,
+        to_name=registration.full_name,
+        template="emails/place_ended",
+        context={**registration_context(registration), "reason": reason},
+        attachments=[invitation_attachment(registration, "CANCEL")],
+        dedupe_key=f"place-ended:{registration.pk}",
+        registration=registration,
+    )
+
+
+def send_update(registration: Registration, *, times_changed: bool, link_changed: bool) -> None:
+    """Queue one change notice for a confirmed attendee after staff changed session times or the
+    meeting link: the new times (MT and their zone), the link, and an iTIP ``METHOD:REQUEST`` with
+    the same UIDs and the offering's new ``SEQUENCE``. Once per schedule version
+    (``update:<registration>:<schedule version>``); other states get nothing.
+    """
+    if registration.state != S.CONFIRMED:
+        return
+    offering = registration.offering
+    email_queue(
+        kind=Kind.UPDATE,
+        to_email=registration.email,
+        to_name=registration.full_name,
+        template="emails/update",
+        context={
+            **attendee_context(registration),
+            "times_changed": times_changed,
+            "link_changed": link_changed,
+        },
+        attachments=[invitation_attachment(registration, "REQUEST")],
+        dedupe_key=f"update:{registration.pk}:{offering.schedule_version}",
+        registration=registration,
+    )
+
+
+def send_work_email_confirmation(registration: Registration) -> None:
+    """The signed link (48 h) that confirms the work email; sent to the work address. A new
+    request sends a new message (and a new link)."""
+    _queue(
+        registration,
+        Kind.CONFIRM_WORK_EMAIL,
+        f"confirm-work-email:{registration.pk}:{uuid.uuid4().hex}",
+        to=registration.work_email,
+        confirm_url=links.work_email_url(registration),
+        work_email=registration.work_email,
+    )
+
+
+def send_new_email_confirmation(registration: Registration) -> None:
+    """The link that confirms a changed course email, sent to the new address."""
+    _queue(
+        registration,
+        Kind.CONFIRM_NEW_EMAIL,
+        f"confirm-new-email:{registration.pk}:{uuid.uuid4().hex}",
+        to=registration.pending_email,
+        confirm_url=links.new_email_url(registration),
+        new_email=registration.pending_email,
+    )
+
+
+def send_supervisor_request(registration: Registration) -> None:
+    """Ask the supervisor to confirm that the registrant works at the center (once)."""
+    _queue(
+        registration,
+        Kind.SUPERVISOR_CONFIRMATION,
+        f"supervisor:{registration.pk}:{registration.supervisor_email.lower()}",
+        to=registration.supervisor_email,
+        to_name=registration.supervisor_name,
+        confirm_url=links.supervisor_url(registration),
+        supervisor_name=registration.supervisor_name,
+        registrant_name=registration.full_name,
+    )
+
+
+def send_under_review(registration: Registration) -> None:
+    """Tell the registrant staff will review their eligibility (once)."""
+    _queue(registration, Kind.UNDER_REVIEW, f"under-review:{registration.pk}")
+
+
+def send_eligible(registration: Registration) -> None:
+    """Tell the registrant they are eligible, with the manage link and the next step (once)."""
+    _queue(registration, Kind.ELIGIBLE, f"eligible:{registration.pk}")
+
+
+def send_rejected(registration: Registration, reason: str) -> None:
+    """Tell the registrant they are not eligible, why, and whom to contact (once)."""
+    _queue(registration, Kind.REJECTED, f"rejected:{registration.pk}", reason=reason)
+
+
+def send_manage_link(registration: Registration) -> None:
+    """A fresh manage link (on request, or when someone registers twice)."""
+    _queue(registration, Kind.MANAGE_LINK, f"manage-link:{registration.pk}:{uuid.uuid4().hex}")
+
+
+def send_cancelled(registration: Registration) -> None:
+    """Confirm a cancellation (once)."""
+    _queue(registration, Kind.CANCELLED, f"cancelled:{registration.pk}")
+
+
+def send_waitlist_joined(registration: Registration, position: int | None) -> None:
+    """Confirm a place on the waitlist, with the position and a leave link (once per joining)."""
+    _queue(
+        registration,
+        Kind.WAITLIST_JOINED,
+        f"waitlist-joined:{registration.pk}:{registration.waitlisted_at:%s}",
+        position=position or "",
+        leave_url=links.manage_url(registration) + "leave-waitlist/",
+    )
+
+
+def moment_label(registration: Registration, moment: datetime) -> str:
+    """A moment as the attendee should read it: in the offering's zone with its abbreviation,
+    and in the attendee's recorded zone too when that differs, e.g. "Monday, November 30, 2026,
+    1:54 pm MST (3:54 pm EST your time)"."""
+    offering = registration.offering
+    local = moment.astimezone(offering.zone)
+    text = f"{day_label(local, offering.zone)}, {clock(local)} {local.tzname()}"
+    own = attendee_zone(registration)
+    if own is not None:
+        mine = moment.astimezone(own)
+        if (mine.hour, mine.minute, mine.tzname()) != (local.hour, local.minute, local.tzname()):
+            same_day = mine.date() == local.date()
+            when = clock(mine) if same_day else f"{day_label(mine, own)}, {clock(mine)}"
+            text += f" ({when} {mine.tzname()} your time)"
+    return text
+
+
+def send_waitlist_offer(registration: Registration) -> None:
+    """A seat is free: the offer, when it ends (in MT and the attendee's zone), the checkout
+    link and a leave link (once per offer)."""
+    _queue(
+        registration,
+        Kind.WAITLIST_OFFER,
+        f"waitlist-offer:{registration.pk}:{registration.hold_expires_at:%s}",
+        offer_ends=moment_label(registration, registration.hold_expires_at),
+        leave_url=links.manage_url(registration) + "leave-waitlist/",
+    )
+
+
+def send_waitlist_left(registration: Registration, *, lapsed: bool) -> None:
+    """Confirm leaving the waitlist; a lapsed offer says so and that they may join again."""
+    _queue(registration, Kind.WAITLIST_LEFT, f"waitlist-left:{registration.pk}", lapsed=lapsed)
+
+
+def send_hold_lapsed(registration: Registration) -> None:
+    """The seat held for checkout was not paid in time and is released; they may try again
+    (once per hold: the key counts the registration's checkouts)."""
+    _queue(
+        registration,
+        Kind.HOLD_LAPSED,
+        f"hold-lapsed:{registration.pk}:{registration.payments.count()}",
+    )
+
+
+def send_payment_failed(registration: Registration) -> None:
+    """A delayed payment failed; the seat was released; they may try again."""
+    _queue(registration, Kind.PAYMENT_FAILED, f"payment-failed:{registration.pk}:{uuid.uuid4()}")
+
+
+def send_payment_refunded_unwanted(registration: Registration, why: str) -> None:
+    """Money arrived that the registration could not take; it is being refunded in full."""
+    _queue(
+        registration,
+        Kind.REFUND_ISSUED,
+        f"refund-unwanted:{registration.pk}:{uuid.uuid4().hex}",
+        why=why,
+        full=True,
+    )
+
+
+def send_refund_issued(
+    registration: Registration, *, payment_id: int, paid_cents: int, total_cents: int
+) -> None:
+    """Tell the attendee how much has been refunded so far (once per refunded total)."""
+    _queue(
+        registration,
+        Kind.REFUND_ISSUED,
+        f"refund:{payment_id}:{total_cents}",
+        refunded=f"${total_cents / 100:,.2f}",
+        paid=f"${paid_cents / 100:,.2f}",
+        full=total_cents >= paid_cents,
+    )
+
+
+def send_staff_alert(registration: Registration, reason: str) -> None:
+    """Tell the training administration something needs a person (once per reason)."""
+    _queue(
+        registration,
+        Kind.STAFF_ALERT,
+        f"staff-alert:{registration.pk}:{uuid.uuid5(uuid.NAMESPACE_URL, reason).hex}",
+        to=settings.TRAINING_ADMIN_EMAIL,
+        to_name="Training administration",
+        reason=reason,
+        registrant_name=registration.full_name,
+        registrant_email=registration.email,
+        admin_url=f"{settings.SITE_URL}/admin/registrations/registration/{registration.pk}/change/",
+    )
+
+
+def send_updates(offering: Offering, *, times_changed: bool, link_changed: bool) -> int:
+    """Queue one change notice (``send_update``) per confirmed registration of ``offering``.
+
+    Returns: how many registrations were told.
+    """
+    confirmed = (
+        Registration.objects.filter(offering=offering, state=S.CONFIRMED)
+        .select_related("offering__course")
+        .prefetch_related("offering__sessions")
+        .order_by("pk")
+    )
+    count = 0
+    for registration in confirmed:
+        send_update(registration, times_changed=times_changed, link_changed=link_changed)
+        count += 1
+    return count
+
+
+def on_offering_changed(
+    sender: object, *, offering: Offering, times_changed: bool, link_changed: bool, **kwargs: object
+) -> None:
+    """Receiver of ``courses.signals.offering_changed``: tell the confirmed attendees."""
+    send_updates(offering, times_changed=times_changed, link_changed=link_changed)
+
+
+offering_changed.connect(on_offering_changed, dispatch_uid="registrations-update")
