@@ -6,7 +6,7 @@ Usage::
     .venv/bin/python bench/checkout_concurrency.py [--attempts 40] [--seats 3] [--rounds 3]
 
 Each attempt is a thread with its own database connection calling
-``registrations.checkout.checkout_start`` (lock the offering row, hold, create the Checkout
+``registrations.payments.checkout.checkout_start`` (lock the offering row, hold, create the Checkout
 Session at the stand-in). Prints, per round, holds made, refusals ("full"), wall time, and the
 median and 95th-percentile latency of one attempt.
 """

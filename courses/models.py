@@ -20,6 +20,7 @@ from .reminder_schedule import (
     parse_reminder_schedule,
     validate_reminder_schedule,
 )
+from .timefmt import date_range_label, session_label
 
 DEFAULT_TIME_ZONE = "America/Denver"
 
@@ -205,8 +206,6 @@ class Offering(models.Model):
     @property
     def date_label(self) -> str:
         """Both dates as published, e.g. "June 6–7, 2024" or "September 30 – October 1, 2027"."""
-        from .timefmt import date_range_label
-
         sessions = self.session_list
         if not sessions:
             return self.starts_on.strftime("%B %-d, %Y")
@@ -259,8 +258,6 @@ class Session(models.Model):
         ]
 
     def __str__(self) -> str:
-        from .timefmt import session_label
-
         return session_label(self.starts_at, self.ends_at, self.offering.zone)
 
     @property

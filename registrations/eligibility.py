@@ -1,10 +1,11 @@
 """Eligibility: "currently employed by an emergency call center (911 centre / PSAP)".
 
 The rule (``docs/architecture.md``, "Eligibility"): a confirmed work email on a domain staff
-have marked as a known agency domain, or a subdomain of one, makes the registrant eligible at once. Anything else — an unknown
-domain, a webmail domain — goes to staff review, where staff approve (optionally listing the
-domain) or reject with a reason. A supervisor whose own email is on a known agency domain may
-confirm instead of staff. Webmail domains can never be listed. Only eligible registrants can pay.
+have marked as a known agency domain, or a subdomain of one, makes the registrant eligible at
+once. Anything else — an unknown domain, a webmail domain — goes to staff review, where staff
+approve (optionally listing the domain) or reject with a reason. A supervisor whose own email is
+on a known agency domain may confirm instead of staff. Webmail domains can never be listed. Only
+eligible registrants can pay.
 """
 
 from django.contrib.auth.models import User
