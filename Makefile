@@ -4,8 +4,13 @@ SHELL := /bin/bash
 
 VENV := .venv
 PY := $(VENV)/bin/python
+# requirements.lock: production dependencies only; requirements-dev.lock: the same pins plus the
+# dev extra (tests, linters, type checking). Each stamp names the lock it installed and its hash.
 LOCK := requirements.lock
-STAMP := $(VENV)/.installed-$(shell sha1sum $(LOCK) 2>/dev/null | cut -c1-12)
+DEV_LOCK := requirements-dev.lock
+STAMP := $(VENV)/.installed-dev-$(shell sha1sum $(DEV_LOCK) 2>/dev/null | cut -c1-12)
+PROD_STAMP := $(VENV)/.installed-production-$(shell sha1sum $(LOCK) 2>/dev/null | cut -c1-12)
+PIP_INSTALL := --quiet --disable-pip-version-check --require-hashes --no-deps
 # axe-core for the browser tests' accessibility checks, pinned in package-lock.json.
 NPM_STAMP := node_modules/.installed-$(shell sha1sum package-lock.json 2>/dev/null | cut -c1-12)
 
@@ -13,36 +18,75 @@ NPM_STAMP := node_modules/.installed-$(shell sha1sum package-lock.json 2>/dev/nu
 TEST_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/citreg
 TEST_REDIS_URL ?= redis://127.0.0.1:6379/15
 
-.PHONY: help run test install lock lint format check-deploy demo-data screenshots clean
+.PHONY: help run test install install-production browser-deps lock lint format check-deploy \
+	demo-data screenshots clean
 
 help:
 	@echo "make run    - install, migrate, load the published schedule and serve http://127.0.0.1:8000"
 	@echo "              (with the local Stripe stand-in on :12111 unless STRIPE_SECRET_KEY is set)"
 	@echo "make test   - run the test suite against the local PostgreSQL and Redis"
-	@echo "make lock   - re-resolve requirements.lock from pyproject.toml"
-	@echo "make lint   - ruff check + format check, migrations check"
+	@echo "              (installs Debian's chromium and npm with apt-get when missing)"
+	@echo "make lock   - re-resolve requirements.lock and requirements-dev.lock from pyproject.toml"
+	@echo "make install-production - (re)create $(VENV) with requirements.lock only (no dev tools)"
+	@echo "make lint   - ruff, the import layers (lint-imports), mypy, migrations check"
 	@echo "make screenshots - regenerate the README's screenshots in docs/screenshots/"
 
-$(PY):
-	@python=$$(devtools/find_python.sh) || exit 1; \
+CREATE_VENV = python=$$(devtools/find_python.sh) || exit 1; \
 	echo "Creating $(VENV) with $$python"; \
 	"$$python" -m venv $(VENV)
 
-$(STAMP): $(LOCK) | $(PY)
-	$(PY) -m pip install --quiet --disable-pip-version-check --require-hashes --no-deps -r $(LOCK)
+$(PY):
+	@$(CREATE_VENV)
+
+# Development: the dev lock (a superset of requirements.lock), installed over whatever is there.
+$(STAMP): $(DEV_LOCK) | $(PY)
+	$(PY) -m pip install $(PIP_INSTALL) -r $(DEV_LOCK)
 	rm -f $(VENV)/.installed-*
 	touch $(STAMP)
 
 install: $(STAMP)
 
-$(NPM_STAMP): package-lock.json
+# Production: a new venv with requirements.lock only, so no dev package is left in it.
+$(PROD_STAMP): $(LOCK)
+	rm -rf $(VENV)
+	@$(CREATE_VENV)
+	$(PY) -m pip install $(PIP_INSTALL) -r $(LOCK)
+	touch $(PROD_STAMP)
+
+install-production: $(PROD_STAMP)
+
+# Browser tests drive Debian's Chromium (/usr/bin/chromium) and get axe-core with npm: install the
+# Debian packages that are missing with apt-get (as root, else through sudo); nothing when present.
+browser-deps:
+	@missing=""; \
+	[ -x /usr/bin/chromium ] || missing="$$missing chromium"; \
+	command -v npm >/dev/null || missing="$$missing npm"; \
+	[ -n "$$missing" ] || exit 0; \
+	if [ "$$(id -u)" -eq 0 ]; then sudo=""; \
+	elif command -v sudo >/dev/null; then sudo=sudo; \
+	else \
+		echo "The browser tests need the Debian packages$$missing, and installing them needs root" \
+			"(no sudo here). As root: apt-get update && apt-get install -y$$missing" >&2; \
+		exit 1; \
+	fi; \
+	echo "Installing$$missing with apt-get"; \
+	$$sudo apt-get update && $$sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y$$missing
+
+$(NPM_STAMP): package-lock.json | browser-deps
 	npm ci --no-audit --no-fund
 	touch $(NPM_STAMP)
 
+# Production first; the dev lock is then constrained by it, so their common pins are identical.
 lock: | $(PY)
 	$(PY) -m pip install --quiet pip-tools
-	$(VENV)/bin/pip-compile --quiet --extra dev --generate-hashes --allow-unsafe --strip-extras \
+	$(VENV)/bin/pip-compile --quiet --generate-hashes --allow-unsafe --strip-extras \
 		-o $(LOCK) pyproject.toml
+	$(VENV)/bin/pip-compile --quiet --extra dev --generate-hashes --allow-unsafe --strip-extras \
+		-c $(LOCK) -o $(DEV_LOCK) pyproject.toml
+
+# The local run takes a .env into account: its management commands and, through honcho's --env,
+# every process (citreg.settings.base reads .env only when DJANGO_READ_DOT_ENV_FILE is true).
+demo-data run: export DJANGO_READ_DOT_ENV_FILE ?= True
 
 demo-data: install
 	$(PY) manage.py migrate --no-input
@@ -58,13 +102,15 @@ run: demo-data
 		$(VENV)/bin/honcho --procfile Procfile.dev $$honcho_args || \
 		{ status=$$?; [ $$status -eq 130 ] || [ $$status -eq 143 ] || exit $$status; }  # Ctrl-C is a normal stop
 
-test: install $(NPM_STAMP)
+test: install browser-deps $(NPM_STAMP)
 	DATABASE_URL=$(TEST_DATABASE_URL) REDIS_URL=$(TEST_REDIS_URL) \
 		$(VENV)/bin/pytest $(PYTEST_ARGS)
 
 lint: install
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/lint-imports
+	@# mypy: see below
 	$(PY) manage.py makemigrations --check --dry-run
 
 screenshots: install

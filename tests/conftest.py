@@ -9,10 +9,15 @@ from courses.models import Course
 
 REPO = Path(__file__).resolve().parent.parent
 SCHEDULES = REPO / "courses" / "schedules"
-SHARED_DATA = REPO.parent / "shared" / "data"
+# The schedules exactly as the training organisation published them (courses/schedules/ must match).
+PUBLISHED_SCHEDULES = REPO / "tests" / "courses" / "data"
 
 # Real-browser fixtures (``open_page``, ``browser``) and the failure-artifact hook.
 pytest_plugins = ["tests.browser.plugin"]
+
+
+def pytest_configure(config):
+    config.addinivalue_line("markers", "integration: starts a real Celery worker or SMTP server")
 
 
 @pytest.fixture

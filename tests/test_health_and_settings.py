@@ -1,9 +1,12 @@
-"""/healthz, the 500 page, and the production settings' refusal to start half-configured."""
+"""/healthz, the 500 page, the production settings' refusal to start half-configured, and when
+the settings read a ``.env`` file."""
 
 import json
 import os
+import shutil
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 from django.db import connection
@@ -80,3 +83,48 @@ def test_500_page_is_plain_and_friendly():
 
     html = render_to_string("500.html")
     assert "Something went wrong" in html
+
+
+@pytest.mark.parametrize(
+    ("flag", "read"),
+    [(None, False), ("False", False), ("True", True)],
+    ids=["unset", "false", "true"],
+)
+def test_dot_env_file_is_read_only_when_asked(tmp_path, flag, read):
+    # The real base settings in a throw-away checkout (BASE_DIR is three levels above base.py),
+    # with a .env beside them, imported by a fresh interpreter.
+    settings_dir = tmp_path / "citreg" / "settings"
+    settings_dir.mkdir(parents=True)
+    for package in (tmp_path / "citreg", settings_dir):
+        (package / "__init__.py").write_text("")
+    shutil.copy(REPO / "citreg" / "settings" / "base.py", settings_dir / "base.py")
+    (tmp_path / ".env").write_text(
+        "ORGANISATION_NAME=Read from the dot-env file\nTRAINING_ADMIN_EMAIL=dotenv@example.org\n"
+    )
+    env = {
+        name: value
+        for name, value in os.environ.items()
+        if name not in ("DJANGO_READ_DOT_ENV_FILE", "ORGANISATION_NAME", "PYTHONPATH")
+    }
+    env["TRAINING_ADMIN_EMAIL"] = "environment@example.org"  # the environment wins over .env
+    if flag is not None:
+        env["DJANGO_READ_DOT_ENV_FILE"] = flag
+    result = subprocess.run(  # noqa: S603
+        [
+            sys.executable,
+            "-c",
+            "import json, citreg.settings.base as s;"
+            "print(json.dumps([s.__file__, s.ORGANISATION_NAME, s.TRAINING_ADMIN_EMAIL]))",
+        ],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 0, result.stderr
+    path, organisation, admin_email = json.loads(result.stdout.strip().splitlines()[-1])
+    assert Path(path).resolve() == (settings_dir / "base.py").resolve()
+    expected = "Read from the dot-env file" if read else "CIT Training Administration"
+    assert organisation == expected
+    assert admin_email == "environment@example.org"

@@ -51,6 +51,14 @@ def mail_worker(settings, monkeypatch, celery_eager) -> Iterator[MailWorker]:
 
 
 @pytest.fixture
+def agency(db):
+    """Denver 911's domain, listed as a known agency domain."""
+    from registrations.models import AgencyDomain
+
+    return AgencyDomain.objects.create(domain="denver911.example.gov", agency_name="Denver 911")
+
+
+@pytest.fixture
 def standin(settings):
     """The Stripe stand-in on a free port, with the app's Stripe settings pointed at it (events
     are recorded, not delivered: tests deliver them with ``stripe_helpers.deliver``)."""

@@ -1,11 +1,15 @@
-"""Helpers for registration tests: valid form data, the open offering, links from emails."""
+"""Helpers for registration tests: valid form data, the open offering, submitting the form and
+confirming the work email, links from emails, the offering admin's form, a queued test email."""
 
 import re
-from datetime import date
+from datetime import date, timedelta
 
 from django.core import mail
+from django.utils import timezone
 
 from courses.models import Course, Offering
+from registrations.messaging import outbox
+from registrations.messaging.models import OutboundEmail
 from tests.factories import make_offering, next_date
 
 
@@ -42,6 +46,21 @@ def register_url(offering: Offering) -> str:
     return f"/courses/{offering.course.slug}/classes/{offering.pk}/register/"
 
 
+def submit(client, offering, django_capture_on_commit_callbacks, **overrides):
+    """POST the registration form (``form_data`` with ``overrides``), running on-commit work."""
+    with django_capture_on_commit_callbacks(execute=True):
+        return client.post(register_url(offering), form_data(**overrides))
+
+
+def confirm_work_email(client, to, django_capture_on_commit_callbacks):
+    """Open the work-email link last sent to ``to`` (GET shows a button) and press it."""
+    path = link_from_outbox(to, "/r/confirm/")
+    page = client.get(path)
+    assert page.status_code == 200 and b"Confirm my work email" in page.content
+    with django_capture_on_commit_callbacks(execute=True):
+        return client.post(path)
+
+
 def links_in(message: mail.EmailMessage) -> list[str]:
     """Absolute URLs in a message's text body."""
     return re.findall(r"https?://\S+", message.body)
@@ -60,3 +79,48 @@ def link_from_outbox(to: str, fragment: str) -> str:
                 if fragment in url:
                     return path_of(url)
     raise AssertionError(f"no {fragment} link in mail to {to}: {[m.subject for m in mail.outbox]}")
+
+
+def change_form(offering, **changes) -> dict:
+    """The offering admin's POST data for ``offering`` as stored, with ``changes``; session
+    times shifted by ``changes["shift"]`` (a timedelta)."""
+    shift = changes.pop("shift", timedelta(0))
+    local = timezone.get_current_timezone()
+
+    def split(prefix: str, value) -> dict:
+        value = value.astimezone(local)
+        return {f"{prefix}_0": f"{value:%Y-%m-%d}", f"{prefix}_1": f"{value:%H:%M:%S}"}
+
+    data = {
+        "course": offering.course_id,
+        "status": offering.status,
+        "part_of_day": offering.part_of_day,
+        "capacity": offering.capacity,
+        "time_zone": offering.time_zone,
+        "meeting_url": offering.meeting_url,
+        **split("registration_opens_at", offering.registration_opens_at),
+        **split("registration_closes_at", offering.registration_closes_at),
+        "sessions-TOTAL_FORMS": "2",
+        "sessions-INITIAL_FORMS": "2",
+        "sessions-MIN_NUM_FORMS": "1",
+        "sessions-MAX_NUM_FORMS": "1000",
+    }
+    for index, session in enumerate(offering.session_list):
+        data[f"sessions-{index}-id"] = session.pk
+        data[f"sessions-{index}-offering"] = offering.pk
+        data.update(split(f"sessions-{index}-starts_at", session.starts_at + shift))
+        data.update(split(f"sessions-{index}-ends_at", session.ends_at + shift))
+    data.update(changes)
+    return data
+
+
+def queue_email(key: str = "test:1", **kwargs) -> OutboundEmail:
+    """Queue a test message (``emails/test``) to ana@example.org unless ``to_email`` is given."""
+    return outbox.email_queue(
+        kind=outbox.TEST,
+        to_email=kwargs.pop("to_email", "ana@example.org"),
+        template="emails/test",
+        context={"note": "", "queued_at": "now"},
+        dedupe_key=key,
+        **kwargs,
+    ).email

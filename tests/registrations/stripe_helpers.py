@@ -12,8 +12,10 @@ from django.utils import timezone
 
 from devtools.stripe_standin import Config, StandinServer, sign
 from registrations.models import Registration
+from registrations.payments import checkout
+from registrations.seats import booking
 from registrations.transitions import Actor, registration_transition
-from tests.registrations.helpers import form_data
+from tests.registrations.helpers import form_data, open_offering
 
 KEY = "sk_test_citreg_payments"
 WHSEC = "whsec_citreg_payments"
@@ -62,6 +64,36 @@ def eligible(offering, email: str = "ana@denver911.example.gov", **extra) -> Reg
     )
     registration.refresh_from_db()
     return registration
+
+
+def confirmed(offering, standin, client, email="ana@denver911.example.gov") -> Registration:
+    """A registration that has paid at the stand-in and been confirmed by the webhook."""
+    registration = eligible(offering, email=email)
+    url = checkout.checkout_start(registration)
+    assert pay(standin, url) == 303
+    assert deliver(client, completed_for(standin, url)).status_code == 200
+    registration.refresh_from_db()
+    assert registration.state == Registration.State.CONFIRMED
+    return registration
+
+
+def one_seat_class(course):
+    offering = open_offering(course)
+    offering.capacity = 1
+    offering.save()
+    return offering
+
+
+def offer_to_second_person(offering):
+    """Two registrants for a one-seat class: the first's hold lapses, so the second (on the
+    waitlist) is offered the seat; returns the second."""
+    first = eligible(offering, email="a@denver911.example.gov")
+    checkout.checkout_start(first)
+    second = booking.join_waitlist(eligible(offering, email="b@denver911.example.gov"))
+    booking.release_seat(first.pk, reason="Seat hold expired unpaid.")
+    second.refresh_from_db()
+    assert second.state == Registration.State.HELD and second.hold_is_offer
+    return second
 
 
 def standin_get(server: StandinServer, path: str) -> dict:

@@ -1,5 +1,6 @@
-"""'Email the attendees': placeholders, recipients, preview, admin flow, pacing, and a real
-delivery to 60 recipients through an SMTP server that defers and refuses some messages."""
+"""``registrations.messaging.broadcasts`` ("email the attendees"): placeholders, recipients,
+preview, pacing, the pump, and a real delivery to 60 recipients through an SMTP server that
+defers and refuses some messages."""
 
 from datetime import date, timedelta
 from email.utils import getaddresses
@@ -47,6 +48,14 @@ def test_only_known_placeholders_are_substituted_and_others_refused():
     )
 
 
+@pytest.mark.parametrize("text", ["Hi {first_name", "Hi first_name}", "Hi {{literal}} }"])
+def test_a_lone_brace_is_refused(text):
+
+    with pytest.raises(ValidationError, match="brace is not closed or not opened"):
+        broadcasts.validate_template_text(text)
+    broadcasts.validate_template_text("Hi {first_name}, {{literal}}")  # fine
+
+
 @pytest.mark.django_db
 def test_recipients_by_state_and_meeting_link_only_for_confirmed(offering):
     people = {state: registration_in(state, offering) for state in (
@@ -72,60 +81,15 @@ def test_recipients_by_state_and_meeting_link_only_for_confirmed(offering):
 
 
 @pytest.mark.django_db
-def test_admin_refuses_unknown_placeholder_before_anything_is_sent(admin_client, offering):
-    registration_in(S.CONFIRMED, offering)
-    response = admin_client.post(
-        reverse("admin:registrations_broadcast_add"),
-        {
-            "offering": offering.pk,
-            "audience": "confirmed",
-            "subject": "Hello {first_name}",
-            "body": "Your data: {registration.__dict__}",
-        },
+def test_attendee_values_are_escaped_in_html_and_cannot_add_headers(offering):
+    registration_in(S.CONFIRMED, offering, first_name="<b>Ana</b>\r\nBcc: thief@example.org")
+    broadcast = Broadcast.objects.create(
+        offering=offering, subject="Hello {first_name}", body="Hi {first_name}, see {manage_url}"
     )
-    assert response.status_code == 200
-    assert "Unknown placeholder {registration.__dict__}" in response.content.decode()
-    assert not Broadcast.objects.exists() and not OutboundEmail.objects.exists()
-    draft = Broadcast.objects.create(
-        offering=offering, audience="confirmed", subject="Hi", body="{nope}"
-    )
-    response = admin_client.post(reverse("admin:registrations_broadcast_send", args=[draft.pk]))
-    assert response.status_code == 302
-    draft.refresh_from_db()
-    assert draft.sent_at is None and not OutboundEmail.objects.exists()
-
-
-@pytest.mark.django_db
-def test_admin_draft_preview_for_one_recipient_and_selected_action(admin_client, offering):
-    ana = registration_in(S.CONFIRMED, offering, first_name="Ana")
-    ben = registration_in(S.WAITLISTED, offering, first_name="Ben")
-    response = admin_client.post(
-        reverse("admin:registrations_registration_changelist"),
-        {"action": "email_selected", "_selected_action": [ana.pk, ben.pk]},
-    )
-    assert response.status_code == 302
-    add = admin_client.get(response["Location"])
-    assert add.status_code == 200
-    response = admin_client.post(
-        response["Location"],
-        {
-            "offering": offering.pk,
-            "audience": "selected",
-            "selected": f"{ana.pk},{ben.pk}",
-            "subject": "About {course_title}",
-            "body": "Hello {first_name}, class on {offering_dates}. Link: {meeting_url}",
-        },
-    )
-    broadcast = Broadcast.objects.get()
-    assert response["Location"] == reverse(
-        "admin:registrations_broadcast_change", args=[broadcast.pk]
-    )
-    page = admin_client.get(response["Location"]).content.decode()
-    assert "2 recipients" in page
-    assert "Hello Ana, class on March 18–19, 2027. Link: https://meet.example.org/cit" in page
-    page = admin_client.get(f"{response['Location']}?preview={ben.pk}").content.decode()
-    assert "Hello Ben" in page and "meet.example.org" not in page.split("preview-text")[1]
-    assert broadcast.author.username == "admin"
+    shown = broadcasts.preview(broadcast)
+    assert "&lt;b&gt;Ana&lt;/b&gt;" in shown.html and "<b>Ana" not in shown.html
+    assert "\n" not in shown.subject and "\r" not in shown.subject
+    assert '<a href="http://127.0.0.1:8000/r/manage/' in shown.html  # links are clickable
 
 
 @pytest.mark.django_db
@@ -156,6 +120,27 @@ def test_sending_is_paced_and_the_pump_publishes_only_what_is_due(offering, sett
     assert broadcasts.progress(broadcast).sent == 5
 
 
+@pytest.mark.django_db
+def test_a_stopped_pump_is_restarted_and_the_sweeper_leaves_its_rows(offering, monkeypatch):
+    published: list[int] = []
+    pumps: list[int] = []
+    monkeypatch.setattr(emails, "enqueue_send", lambda pk, countdown=0: published.append(pk))
+    monkeypatch.setattr(broadcasts, "start_pump", lambda pk: pumps.append(pk))
+    for _ in range(3):
+        registration_in(S.CONFIRMED, offering)
+    broadcast = Broadcast.objects.create(offering=offering, subject="Hi", body="Hi")
+    broadcasts.broadcast_send(broadcast, user=None)  # its pump never starts (broker down)
+    later = timezone.now() + timedelta(minutes=2)
+    Broadcast.objects.filter(pk=broadcast.pk).update(sent_at=later - timedelta(minutes=2))
+    assert emails.email_sweep(now=later) == 0  # no burst: the rows wait for their pump
+    assert published == [] and pumps == []
+    assert broadcasts.broadcasts_restart_stalled(now=later) == [broadcast.pk]  # its beat entry
+    assert published == [] and pumps == [broadcast.pk]
+    Broadcast.objects.filter(pk=broadcast.pk).update(pumped_at=later - timedelta(seconds=5))
+    emails.email_sweep(now=later)
+    assert pumps == [broadcast.pk]  # a running pump is left alone
+
+
 class BroadcastSMTP(ScriptedSMTPHandler):
     """Defers the 21st to 30th message it receives once (451) and refuses one address (550)."""
 
@@ -171,6 +156,7 @@ class BroadcastSMTP(ScriptedSMTPHandler):
         return await super().handle_DATA(server, session, envelope)
 
 
+@pytest.mark.integration
 @pytest.mark.django_db(transaction=True)
 def test_broadcast_to_60_through_deferring_and_refusing_smtp(
     admin_client, course, mail_worker, settings
@@ -225,44 +211,3 @@ def test_broadcast_to_60_through_deferring_and_refusing_smtp(
         wait_for(lambda: broadcasts.progress(broadcast).sent == 60, timeout=30)
     assert len(handler.messages) == 60
     assert getaddresses([str(handler.messages[-1]["To"])])[0][1] == "nobody@example.org"
-
-
-@pytest.mark.django_db
-def test_attendee_values_are_escaped_in_html_and_cannot_add_headers(offering):
-    registration_in(S.CONFIRMED, offering, first_name="<b>Ana</b>\r\nBcc: thief@example.org")
-    broadcast = Broadcast.objects.create(
-        offering=offering, subject="Hello {first_name}", body="Hi {first_name}, see {manage_url}"
-    )
-    shown = broadcasts.preview(broadcast)
-    assert "&lt;b&gt;Ana&lt;/b&gt;" in shown.html and "<b>Ana" not in shown.html
-    assert "\n" not in shown.subject and "\r" not in shown.subject
-    assert '<a href="http://127.0.0.1:8000/r/manage/' in shown.html  # links are clickable
-
-
-@pytest.mark.django_db
-def test_a_stopped_pump_is_restarted_and_the_sweeper_leaves_its_rows(offering, monkeypatch):
-    published: list[int] = []
-    pumps: list[int] = []
-    monkeypatch.setattr(emails, "enqueue_send", lambda pk, countdown=0: published.append(pk))
-    monkeypatch.setattr(broadcasts, "start_pump", lambda pk: pumps.append(pk))
-    for _ in range(3):
-        registration_in(S.CONFIRMED, offering)
-    broadcast = Broadcast.objects.create(offering=offering, subject="Hi", body="Hi")
-    broadcasts.broadcast_send(broadcast, user=None)  # its pump never starts (broker down)
-    later = timezone.now() + timedelta(minutes=2)
-    Broadcast.objects.filter(pk=broadcast.pk).update(sent_at=later - timedelta(minutes=2))
-    assert emails.email_sweep(now=later) == 0  # no burst: the rows wait for their pump
-    assert published == [] and pumps == []
-    assert broadcasts.broadcasts_restart_stalled(now=later) == [broadcast.pk]  # its beat entry
-    assert published == [] and pumps == [broadcast.pk]
-    Broadcast.objects.filter(pk=broadcast.pk).update(pumped_at=later - timedelta(seconds=5))
-    emails.email_sweep(now=later)
-    assert pumps == [broadcast.pk]  # a running pump is left alone
-
-
-@pytest.mark.parametrize("text", ["Hi {first_name", "Hi first_name}", "Hi {{literal}} }"])
-def test_a_lone_brace_is_refused(text):
-
-    with pytest.raises(ValidationError, match="brace is not closed or not opened"):
-        broadcasts.validate_template_text(text)
-    broadcasts.validate_template_text("Hi {first_name}, {{literal}}")  # fine

@@ -1,7 +1,9 @@
-"""Reminders under time travel (time-machine): in-process logic only, nothing leaves the process.
+"""``registrations.messaging.reminders`` under time travel (time-machine): in-process logic only,
+nothing leaves the process.
 
 The class: March 18–19, 2027, 9:00 am – 1:00 pm MDT, i.e. 15:00–19:00 UTC; the default schedule
-(7 days and 1 day before the first session, 1 hour before each session).
+(7 days and 1 day before the first session, 1 hour before each session). Also the schedule
+itself (``courses.reminder_schedule``), which these reminders follow.
 """
 
 import threading

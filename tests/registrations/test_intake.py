@@ -1,0 +1,143 @@
+"""``registrations.intake``: registering (normalised values, closed classes, duplicates, races)
+and the attendee's email change."""
+
+import threading
+from datetime import timedelta
+
+import pytest
+import time_machine
+from django.core import mail
+from django.db import connection
+from django.test import Client
+from django.utils import timezone
+
+from courses.models import Offering
+from registrations import links
+from registrations.models import Registration
+from tests.factories import make_offering
+from tests.registrations.helpers import form_data, open_offering, register_url, submit
+from tests.registrations.stripe_helpers import eligible
+
+S = Registration.State
+
+
+@pytest.fixture
+def offering(course) -> Offering:
+    return open_offering(course)
+
+
+@pytest.mark.django_db
+def test_valid_form_creates_registration_and_sends_work_email_link(
+    client, offering, django_capture_on_commit_callbacks
+):
+    long_name = "Wolfeschlegelsteinhausenbergerdorff" * 4
+    response = submit(
+        client,
+        offering,
+        django_capture_on_commit_callbacks,
+        last_name=long_name,
+        email="  Ana.Test+CIT@Mail.Denver911.example.gov ",
+        time_zone="Not/AZone",
+    )
+    assert response.status_code == 302 and response["Location"] == "/registered/"
+    registration = Registration.objects.get()
+    assert registration.state == S.PENDING_EMAIL
+    assert registration.last_name == long_name
+    assert registration.email == "Ana.Test+CIT@mail.denver911.example.gov"
+    assert registration.time_zone == ""  # not in the zone database: dropped, not an error
+    assert registration.attested_at and registration.terms_accepted_at
+    [message] = mail.outbox
+    assert message.to == [f"Ana {long_name} <ana.test@denver911.example.gov>"]
+    assert "Confirm your work email" in message.subject
+    page = client.get("/registered/")
+    assert b"Check your email" in page.content
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    ("status", "days", "message"),
+    [
+        (Offering.Status.CANCELLED, 60, "This class has been cancelled."),
+        (Offering.Status.PUBLISHED, -400, "This class has already taken place."),
+    ],
+)
+def test_closed_offerings_refuse_registration(client, course, status, days, message):
+    with time_machine.travel(
+        timezone.now() + timedelta(days=min(days, 0) * -1 - 1 if days < 0 else 0)
+    ):
+        pass
+    first_day = (timezone.now() + timedelta(days=days)).date()
+    if days < 0:
+        with time_machine.travel(timezone.now() + timedelta(days=days - 30)):
+            offering = make_offering(course, first_day, status=status)
+    else:
+        offering = make_offering(course, first_day, status=status)
+    response = client.post(register_url(offering), form_data())
+    assert response.status_code == 409
+    assert message in response.content.decode()
+    assert not Registration.objects.exists()
+
+
+@pytest.mark.django_db
+def test_registering_twice_sends_a_fresh_link_instead(
+    client, offering, django_capture_on_commit_callbacks
+):
+    submit(client, offering, django_capture_on_commit_callbacks)
+    response = submit(
+        client,
+        offering,
+        django_capture_on_commit_callbacks,
+        email="ANA.TEST+cit@DENVER911.example.gov",
+    )
+    assert response.status_code == 302
+    assert Registration.objects.count() == 1
+    assert b"was already registered for this class" in client.get("/registered/").content
+    assert "Your registration for" in mail.outbox[-1].subject
+
+
+@pytest.mark.django_db(transaction=True)
+def test_two_concurrent_duplicate_registrations_make_one(course):
+    offering = open_offering(course)
+    barrier = threading.Barrier(2)
+    statuses: list[int] = []
+
+    def post():
+        barrier.wait()
+        try:
+            statuses.append(Client().post(register_url(offering), form_data()).status_code)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=post) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(20)
+    assert statuses == [302, 302]
+    assert Registration.objects.count() == 1
+
+
+@pytest.mark.django_db
+def test_email_change_onto_another_registration_is_refused(client, offering):
+    registration = eligible(offering, email="ana@example.org")
+    eligible(offering, email="gina@example.org")
+    response = client.post(
+        links.manage_path(registration), {"change_email": "1", "new_email": "GINA@example.org"}
+    )
+    assert "already has a registration for this class" in response.content.decode()
+    registration.refresh_from_db()
+    assert registration.pending_email == ""
+
+
+@pytest.mark.django_db
+def test_case_only_email_correction_applies_at_once(client, offering):
+    registration = eligible(offering, email="ana@example.org")
+    response = client.post(
+        links.manage_path(registration),
+        {"change_email": "1", "new_email": "Ana@example.org"},
+        follow=True,
+    )
+    assert "Your course email is Ana@example.org." in response.content.decode()
+    registration.refresh_from_db()
+    assert (registration.email, registration.pending_email) == ("Ana@example.org", "")
+    assert not mail.outbox
