@@ -110,7 +110,7 @@ lint: install
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/lint-imports
-	@# mypy: see below
+	$(VENV)/bin/mypy
 	$(PY) manage.py makemigrations --check --dry-run
 
 screenshots: install

@@ -68,7 +68,9 @@ def _read(purpose: str, token: str, max_age: timedelta | None) -> dict:
 
 def _registration(payload: dict) -> Registration:
     registration = (
-        Registration.objects.select_related("offering__course").filter(pk=payload.get("r")).first()
+        Registration.objects.select_related("offering__course")
+        .filter(pk=int(payload.get("r") or 0))
+        .first()
     )
     if registration is None:
         raise LinkError("This link is for a registration that no longer exists.")

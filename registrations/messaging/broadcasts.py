@@ -396,7 +396,7 @@ def pump_broadcast(broadcast_id: int) -> int:
     are queued (``broadcast_pump``). Returns how many were published."""
     result = broadcast_pump(broadcast_id)
     if result.next_in is not None:
-        pump_broadcast.apply_async(args=[broadcast_id], countdown=result.next_in)
+        pump_broadcast.apply_async(args=(broadcast_id,), countdown=result.next_in)
     return result.published
 
 

@@ -331,12 +331,18 @@ def moment_label(registration: Registration, moment: datetime) -> str:
 
 def send_waitlist_offer(registration: Registration) -> None:
     """A seat is free: the offer, when it ends (in MT and the attendee's zone), the checkout
-    link and a leave link (once per offer)."""
+    link and a leave link (once per offer).
+
+    Raises: ValueError when the registration holds no offer (no ``hold_expires_at``).
+    """
+    offer_ends = registration.hold_expires_at
+    if offer_ends is None:
+        raise ValueError(f"Registration {registration.pk} holds no offer.")
     _queue(
         registration,
         Kind.WAITLIST_OFFER,
-        f"waitlist-offer:{registration.pk}:{registration.hold_expires_at:%s}",
-        offer_ends=moment_label(registration, registration.hold_expires_at),
+        f"waitlist-offer:{registration.pk}:{offer_ends:%s}",
+        offer_ends=moment_label(registration, offer_ends),
         leave_url=links.manage_url(registration) + "leave-waitlist/",
     )
 

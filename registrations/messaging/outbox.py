@@ -180,8 +180,8 @@ def enqueue_send(email_id: int, countdown: float = 0) -> bool:
     """
     try:
         send_outbound_email.apply_async(
-            args=[email_id],
-            countdown=countdown or None,
+            args=(email_id,),
+            countdown=countdown,
             retry=True,
             retry_policy={
                 "max_retries": settings.EMAIL_PUBLISH_RETRIES,

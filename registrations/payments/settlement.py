@@ -11,6 +11,7 @@ Locks follow ``registrations.locking``'s order: offering, payment, registration
 
 import logging
 from datetime import datetime
+from functools import partial
 
 from django.db import IntegrityError, transaction
 from django.utils import timezone
@@ -195,9 +196,7 @@ def _expire_other_sessions(paid: Payment) -> None:
     for other in others:
         if other.stripe_checkout_session_id:
             session_id = other.stripe_checkout_session_id
-            transaction.on_commit(
-                lambda sid=session_id: checkout.expire_checkout_session.delay(sid)
-            )
+            transaction.on_commit(partial(checkout.expire_checkout_session.delay, session_id))
 
 
 def payment_failed(session: dict) -> None:

@@ -82,11 +82,13 @@ class StripeGateway:
         }
         try:
             session = _client().v1.checkout.sessions.create(
-                params=params, options={"idempotency_key": idempotency_key}
+                # A plain dict of the documented parameters, not the SDK's TypedDict.
+                params=params,  # type: ignore[arg-type]
+                options={"idempotency_key": idempotency_key},
             )
         except stripe.StripeError as exc:
             raise _error(exc) from exc
-        return CheckoutSession(id=session.id, url=session.url, expires_at=session.expires_at)
+        return CheckoutSession(id=session.id, url=session.url or "", expires_at=session.expires_at)
 
     def checkout_session_expire(self, session_id: str) -> bool:
         """Expire an open Checkout Session so it can no longer be paid.
@@ -109,7 +111,7 @@ class StripeGateway:
         Raises: PaymentProviderError when Stripe cannot be reached or does not know the session.
         """
         try:
-            return _client().v1.checkout.sessions.retrieve(session_id).status
+            return _client().v1.checkout.sessions.retrieve(session_id).status or ""
         except stripe.StripeError as exc:
             raise _error(exc) from exc
 
@@ -125,7 +127,8 @@ class StripeGateway:
             params["metadata"] = {"reason": reason[:500]}
         try:
             refund = _client().v1.refunds.create(
-                params=params, options={"idempotency_key": idempotency_key}
+                params=params,  # type: ignore[arg-type]  # a plain dict, as above
+                options={"idempotency_key": idempotency_key},
             )
         except stripe.StripeError as exc:
             raise _error(exc) from exc

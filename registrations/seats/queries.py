@@ -63,13 +63,14 @@ def waitlist_position(registration: Registration) -> int | None:
 
 def why_not_hold(registration: Registration) -> str:
     """Why ``registration`` cannot take a seat now, in words for the attendee."""
-    return {
+    reasons: dict[str, str] = {
         S.PENDING_EMAIL: "Please confirm your work email first.",
         S.PENDING_REVIEW: "Your eligibility is still being reviewed.",
         S.WAITLISTED: "You are on the waitlist; we will email you when a seat is free.",
         S.CONFIRMED: "Your seat is already paid for.",
         S.PROCESSING: "Your payment is being processed.",
-    }.get(registration.state, "This registration cannot take a seat.")
+    }
+    return reasons.get(registration.state, "This registration cannot take a seat.")
 
 
 catalogue.register_annotation(with_seats_taken)
