@@ -8,6 +8,7 @@ link (RFC 5546 §2.1.4), so calendars apply the newest invitation and ignore old
 """
 
 from datetime import UTC
+from typing import Any
 from urllib.parse import urlsplit
 
 from django.conf import settings
@@ -31,7 +32,7 @@ def session_event(
     offering: Offering,
     sequence: int = 0,
     meeting_url: str = "",
-    **extra: object,
+    **extra: Any,
 ) -> Event:
     """Return a VEVENT for one session: UTC ``DTSTART``/``DTEND``, summary naming the course and
     the session's number ("CIT Support Training for 911 (session 1 of 2)"), and the offering's

@@ -7,16 +7,27 @@ annotations with ``register_annotation``; ``courses`` imports none of them.
 
 from collections.abc import Callable
 from datetime import datetime
+from typing import TYPE_CHECKING, TypedDict, cast
 
 from django.db.models import Max, Min, Prefetch, QuerySet
 from django.utils import timezone
 
 from .models import Course, Offering, Session
 
+if TYPE_CHECKING:
+    from django_stubs_ext import WithAnnotations
+
 PUBLIC_STATUSES = (Offering.Status.PUBLISHED, Offering.Status.CANCELLED)
 
 Annotation = Callable[[QuerySet[Offering], datetime], QuerySet[Offering]]
 ANNOTATIONS: list[Annotation] = []
+
+
+class Bounds(TypedDict):
+    """The annotations every ``public_offerings`` row has (for type checking its lookups)."""
+
+    first_start: datetime
+    last_end: datetime
 
 
 def register_annotation(annotation: Annotation) -> Annotation:
@@ -27,13 +38,15 @@ def register_annotation(annotation: Annotation) -> Annotation:
     return annotation
 
 
-def public_offerings(course: Course, now: datetime | None = None) -> QuerySet[Offering]:
+def public_offerings(
+    course: Course, now: datetime | None = None
+) -> "QuerySet[WithAnnotations[Offering, Bounds]]":
     """Offerings visitors may see (published or cancelled, not drafts), each annotated with
     ``first_start`` and ``last_end`` (aware datetimes) and what registered annotations add
     (``seats_taken``, by the seat rule in ``registrations.seats.queries``), with sessions
     prefetched."""
     now = now or timezone.now()
-    queryset = (
+    queryset: QuerySet[Offering] = (
         Offering.objects.filter(course=course, status__in=PUBLIC_STATUSES)
         .annotate(first_start=Min("sessions__starts_at"), last_end=Max("sessions__ends_at"))
         .prefetch_related(Prefetch("sessions", queryset=Session.objects.order_by("starts_at")))
@@ -41,7 +54,8 @@ def public_offerings(course: Course, now: datetime | None = None) -> QuerySet[Of
     )
     for annotation in ANNOTATIONS:
         queryset = annotation(queryset, now)
-    return queryset
+    # The registered annotations only add to the rows: first_start and last_end stay.
+    return cast("QuerySet[WithAnnotations[Offering, Bounds]]", queryset)
 
 
 def course_listing(course: Course, now: datetime | None = None) -> dict[str, list[Offering]]:

@@ -244,9 +244,13 @@ def _infer_years(
     for index, dl in enumerate(lines):
         if dl.year is not None:
             continue
-        previous = next(((lines[i], years[i]) for i in range(index - 1, -1, -1) if years[i]), None)
+        previous = next(
+            ((lines[i], year) for i in range(index - 1, -1, -1) if (year := years[i])), None
+        )
+        # Lines after this one keep the year they were written with.
         following = next(
-            ((lines[i], years[i]) for i in range(index + 1, len(lines)) if lines[i].year), None
+            ((lines[i], year) for i in range(index + 1, len(lines)) if (year := lines[i].year)),
+            None,
         )
         if previous:
             prev_line, prev_year = previous

@@ -13,7 +13,7 @@ Errors are ``django.core.exceptions.ValidationError`` with one plain-English mes
 so the admin shows them beside the form and the import prints them with the line number.
 """
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
@@ -231,7 +231,7 @@ def offering_reschedule(
     return offering
 
 
-def session_times(sessions: Sequence[Session]) -> list[tuple[datetime, datetime]]:
+def session_times(sessions: Iterable[Session]) -> list[tuple[datetime, datetime]]:
     """``[(starts_at, ends_at), ...]`` of ``sessions`` in start order (for comparing schedules)."""
     return sorted((s.starts_at, s.ends_at) for s in sessions)
 

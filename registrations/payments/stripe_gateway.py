@@ -60,7 +60,7 @@ class StripeGateway:
 
         Raises: PaymentProviderError when Stripe refuses or cannot be reached.
         """
-        params = {
+        params: stripe.params.checkout.SessionCreateParams = {
             "mode": "payment",
             "line_items": [
                 {
@@ -82,9 +82,7 @@ class StripeGateway:
         }
         try:
             session = _client().v1.checkout.sessions.create(
-                # A plain dict of the documented parameters, not the SDK's TypedDict.
-                params=params,  # type: ignore[arg-type]
-                options={"idempotency_key": idempotency_key},
+                params=params, options={"idempotency_key": idempotency_key}
             )
         except stripe.StripeError as exc:
             raise _error(exc) from exc
@@ -122,13 +120,15 @@ class StripeGateway:
 
         Raises: PaymentProviderError (e.g. more than the amount left, or Stripe unreachable).
         """
-        params: dict = {"payment_intent": payment_intent_id, "amount": amount_cents}
+        params: stripe.params.RefundCreateParams = {
+            "payment_intent": payment_intent_id,
+            "amount": amount_cents,
+        }
         if reason:
             params["metadata"] = {"reason": reason[:500]}
         try:
             refund = _client().v1.refunds.create(
-                params=params,  # type: ignore[arg-type]  # a plain dict, as above
-                options={"idempotency_key": idempotency_key},
+                params=params, options={"idempotency_key": idempotency_key}
             )
         except stripe.StripeError as exc:
             raise _error(exc) from exc

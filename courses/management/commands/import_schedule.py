@@ -2,6 +2,7 @@
 
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError, CommandParser
@@ -47,7 +48,7 @@ class Command(BaseCommand):
             help="When registration opens, ISO 8601 (e.g. 2027-01-01T09:00-07:00); default now.",
         )
 
-    def handle(self, *args: object, **options: object) -> None:
+    def handle(self, *args: object, **options: Any) -> None:
         path: Path = options["file"]
         try:
             text = path.read_text(encoding="utf-8-sig")
