@@ -165,8 +165,9 @@ BROADCAST = register_kind(
 
 def batch_emails(broadcast: Broadcast | int) -> QuerySet[OutboundEmail]:
     """The outbox rows of a broadcast (its batch)."""
-    pk = broadcast if isinstance(broadcast, int) else broadcast.pk
-    return OutboundEmail.objects.filter(batch=f"broadcast:{pk}")
+    if isinstance(broadcast, int):
+        broadcast = Broadcast(pk=broadcast)
+    return OutboundEmail.objects.filter(batch=broadcast.batch_key)
 
 
 @dataclass(frozen=True)

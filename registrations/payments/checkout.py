@@ -78,13 +78,17 @@ def checkout_start(registration: Registration, now: datetime | None = None) -> s
         raise CheckoutUnavailable(queries.why_not_hold(registration))
     session_end = _session_end(registration, now)
     registration = booking.extend_hold(registration, session_end)
-    _expire_open_sessions(registration)
+    expire_open_sessions(registration)
     return _create_session(registration, session_end)
 
 
-def _expire_open_sessions(registration: Registration) -> None:
-    """Expire the registration's open Checkout Sessions at Stripe; one that Stripe says is
-    already complete stays open here until its webhook settles it."""
+def expire_open_sessions(registration: Registration) -> None:
+    """Expire the registration's open Checkout Sessions at Stripe (before a new checkout or
+    cancelling a hold); one that Stripe says is already complete stays open here until its
+    webhook settles it.
+
+    Raises: CheckoutUnavailable when Stripe cannot be reached or the payment just completed.
+    """
     for payment in registration.payments.filter(status=Payment.Status.OPEN):
         session_id = payment.stripe_checkout_session_id or ""
         try:
@@ -176,14 +180,6 @@ def _wait_for_concurrent_checkout(registration: Registration, seconds: float = 1
             return current.checkout_url
         time.sleep(0.1)
     raise CheckoutUnavailable("Your checkout is being prepared. Please try again in a moment.")
-
-
-def expire_open_sessions(registration: Registration) -> None:
-    """Expire the registration's open Checkout Sessions at Stripe (before cancelling a hold).
-
-    Raises: CheckoutUnavailable when Stripe cannot be reached.
-    """
-    _expire_open_sessions(registration)
 
 
 @shared_task(name="registrations.expire_checkout_session", acks_late=True, ignore_result=True)

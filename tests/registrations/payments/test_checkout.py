@@ -90,7 +90,7 @@ def test_a_double_click_keeps_one_open_checkout_and_the_hold(course, standin, cl
     # A second request that passed the reuse check before the first stored its session.
     registration.refresh_from_db()
     end = checkout._session_end(registration, timezone.now())
-    checkout._expire_open_sessions(registration)
+    checkout.expire_open_sessions(registration)
     second = checkout._create_session(registration, end)
     assert second != first
     for event in events(standin, "checkout.session.expired"):
