@@ -13,6 +13,7 @@ from django.db import models
 from django.db.models import Q
 from django.urls import reverse
 from django.utils import timezone
+from simple_history.models import HistoricalRecords
 
 from .reminder_schedule import (
     DEFAULT_REMINDER_SCHEDULE,
@@ -84,6 +85,8 @@ class Course(models.Model):
     )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
+
+    history = HistoricalRecords()
 
     objects = CourseManager()
 
@@ -174,6 +177,8 @@ class Offering(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
+    history = HistoricalRecords()
+
     class Meta:
         ordering = ["starts_on", "part_of_day"]
         constraints = [
@@ -248,6 +253,8 @@ class Session(models.Model):
     offering = models.ForeignKey(Offering, on_delete=models.CASCADE, related_name="sessions")
     starts_at = models.DateTimeField()
     ends_at = models.DateTimeField()
+
+    history = HistoricalRecords()
 
     class Meta:
         ordering = ["starts_at"]

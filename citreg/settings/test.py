@@ -11,3 +11,5 @@ PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 MAILERS = {"default": mailer_from_url(env("EMAIL_URL", default="memorymail://"))}  # noqa: F405
 LOGGING["root"]["level"] = "WARNING"  # noqa: F405
 RATELIMIT_ENABLE = False  # Tests that check the limits turn it on (and clear the cache).
+# django-axes: tests sign in with force_login or the test client; the lockout tests turn it on.
+AXES_ENABLED = False

@@ -76,6 +76,9 @@ class OutboundEmail(models.Model):
     last_error = models.TextField(blank=True)
     sent_at = models.DateTimeField(null=True, blank=True)
     provider_message_id = models.CharField(max_length=255, blank=True)
+    body_removed_at = models.DateTimeField(
+        null=True, blank=True, help_text="When the bodies and context were removed (retention)."
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 

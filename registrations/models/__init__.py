@@ -9,6 +9,7 @@ from .agency import AgencyDomain
 from .broadcast import Broadcast
 from .policy import PolicyPage
 from .registration import Registration, RegistrationEvent, RegistrationUnderReview
+from .staff import User
 
 __all__ = [
     "AgencyDomain",
@@ -17,4 +18,5 @@ __all__ = [
     "Registration",
     "RegistrationEvent",
     "RegistrationUnderReview",
+    "User",
 ]

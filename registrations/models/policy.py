@@ -1,6 +1,7 @@
 """Pages whose text staff edit in the admin."""
 
 from django.db import models
+from simple_history.models import HistoricalRecords
 
 
 class PolicyPage(models.Model):
@@ -14,6 +15,8 @@ class PolicyPage(models.Model):
     title = models.CharField(max_length=200)
     body = models.TextField(help_text="Plain text; blank lines separate paragraphs.")
     updated_at = models.DateTimeField(auto_now=True)
+
+    history = HistoricalRecords()
 
     class Meta:
         ordering = ["slug"]

@@ -5,6 +5,7 @@ from django.db import models
 from django.db.models import Q
 from django.db.models.functions import Lower
 from localflavor.us.models import USStateField
+from simple_history.models import HistoricalRecords
 
 from courses.models import Offering
 from registrations.enums import INACTIVE_STATES, ActorKind, RegistrationState, Role
@@ -62,8 +63,23 @@ class Registration(models.Model):
         default=False, help_text="Something here needs a person: see the history."
     )
     attention_reason = models.TextField(blank=True)
+    sensitive_details_removed_at = models.DateTimeField(
+        null=True,
+        blank=True,
+        help_text="When accessibility needs, phone and supervisor details were removed "
+        "(retention, docs/architecture.md).",
+    )
+    anonymised_at = models.DateTimeField(
+        null=True,
+        blank=True,
+        help_text="When the person's name and addresses were removed (retention or erasure).",
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
+
+    # Who changed what, when. Accessibility needs and the phone number are left out: each has a
+    # permission of its own, and the history must not show them to every viewer.
+    history = HistoricalRecords(excluded_fields=["accessibility_needs", "phone"])
 
     class Meta:
         ordering = ["-created_at"]
@@ -82,7 +98,17 @@ class Registration(models.Model):
             models.Index(fields=["offering", "state"]),
             models.Index(fields=["state", "hold_expires_at"]),
         ]
-        permissions = [("view_accessibility_needs", "Can view attendees' accessibility needs")]
+        # Every staff action checks one of these (docs/architecture.md, "Roles").
+        permissions = [
+            ("issue_refund", "Can issue refunds"),
+            ("list_agency_domain", "Can list an agency's email domain"),
+            ("send_broadcast", "Can send an email to a class"),
+            ("export_roster", "Can export rosters"),
+            ("view_contact_details", "Can view attendees' phone numbers"),
+            ("view_email_body", "Can open the body of an email sent to an attendee"),
+            ("view_accessibility_needs", "Can view attendees' accessibility needs"),
+            ("erase_personal_data", "Can erase a person's personal data on request"),
+        ]
 
     def __str__(self) -> str:
         return f"{self.full_name} — {self.offering}"

@@ -7,6 +7,7 @@ this module imports nothing of the app but its states.
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
+from simple_history.models import HistoricalRecords
 
 from registrations.enums import OPEN_CHECKOUT_STATUSES, PaymentStatus, RefundStatus
 
@@ -62,6 +63,12 @@ class Payment(models.Model):
     amount_cents = models.PositiveIntegerField()
     currency = models.CharField(max_length=3, default="usd")
     idempotency_key = models.CharField(max_length=100, unique=True)
+    nonce = models.CharField(
+        max_length=64,
+        blank=True,
+        help_text="Written into the Checkout Session's metadata at creation: a session citreg did "
+        "not store is adopted only when it carries this nonce (payments.settlement).",
+    )
     stripe_checkout_session_id = models.CharField(
         max_length=255, unique=True, null=True, blank=True
     )
@@ -72,6 +79,8 @@ class Payment(models.Model):
     amount_refunded_cents = models.PositiveIntegerField(default=0)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
+
+    history = HistoricalRecords(excluded_fields=["checkout_url"])
 
     class Meta:
         ordering = ["-created_at"]
@@ -112,6 +121,8 @@ class Refund(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
+    history = HistoricalRecords()
+
     class Meta:
         ordering = ["-created_at"]
         constraints = [
@@ -123,7 +134,20 @@ class Refund(models.Model):
 
 
 class WebhookEvent(models.Model):
-    """Each Stripe event, stored once by id; processing is idempotent and order-independent."""
+    """Each Stripe event, stored once by id; processing is idempotent and order-independent.
+
+    ``outcome`` says what citreg made of it; an event it refused (a session it did not create,
+    an amount or currency other than the one it asked for, a malformed object) is kept with the
+    reason in ``detail`` and changed nothing. The payload is removed after the retention period;
+    the row stays, so a replay is still recognised.
+    """
+
+    class Outcome(models.TextChoices):
+        PENDING = "pending", "Not processed yet"
+        PROCESSED = "processed", "Processed"
+        IGNORED = "ignored", "Ignored (type not used)"
+        REFUSED = "refused", "Refused (not citreg's payment)"
+        MALFORMED = "malformed", "Malformed"
 
     stripe_event_id = models.CharField(max_length=255, unique=True)
     type = models.CharField(max_length=100)
@@ -131,6 +155,9 @@ class WebhookEvent(models.Model):
     received_at = models.DateTimeField(auto_now_add=True)
     processed_at = models.DateTimeField(null=True, blank=True)
     deliveries = models.PositiveIntegerField(default=1)
+    outcome = models.CharField(max_length=10, choices=Outcome.choices, default=Outcome.PENDING)
+    detail = models.TextField(blank=True)
+    payload_removed_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["-received_at"]

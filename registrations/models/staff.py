@@ -1,0 +1,15 @@
+"""The audit history of staff accounts: who was put in or taken out of which group, and when.
+
+The user model is Django's own (``auth.User``; citreg has no custom one); its history table lives in this app (``simple_history.register``).
+Passwords and login times are not part of the history.
+"""
+
+from django.contrib.auth.models import User
+from simple_history import register
+
+register(
+    User,
+    app="registrations",
+    m2m_fields=["groups"],
+    excluded_fields=["password", "last_login"],
+)
