@@ -1,7 +1,7 @@
 """The audit history of staff accounts: who was put in or taken out of which group, and when.
 
-The user model is Django's own (``auth.User``; citreg has no custom one); its history table lives in this app (``simple_history.register``).
-Passwords and login times are not part of the history.
+The user model is Django's own (``auth.User``; citreg has no custom one). Its history table
+lives in this app (``simple_history.register``); passwords and login times are left out.
 """
 
 from django.contrib.auth.models import User
