@@ -29,6 +29,7 @@ def main() -> None:
         env = {
             **os.environ,
             "DJANGO_SETTINGS_MODULE": "citreg.settings.base",
+            "DEBUG": os.environ.get("DEBUG", "True"),  # the development key needs DEBUG on
             "DATABASE_URL": f"sqlite:///{folder}/bench.sqlite3",
             "EMAIL_URL": f"filemail://{folder}/mail",
             "REDIS_URL": "",

@@ -1,8 +1,12 @@
-"""ASGI entry point."""
+"""ASGI entry point.
 
-import os
+Refuses to start without ``DJANGO_SETTINGS_MODULE`` unless ``DEBUG`` is explicitly true
+(``citreg.startup``).
+"""
 
 from django.core.asgi import get_asgi_application
 
-os.environ.setdefault("DJANGO_SETTINGS_MODULE", "citreg.settings.base")
+from citreg.startup import choose_settings_module
+
+choose_settings_module()
 application = get_asgi_application()

@@ -1,11 +1,18 @@
 """The Celery app: configuration from Django settings (namespace ``CELERY_``), tasks autodiscovered
-from each installed app's ``tasks.py``. Start a worker with ``celery -A citreg worker``."""
+from each installed app's ``tasks.py``. Start a worker with ``celery -A citreg worker``.
+
+Refuses to start without ``DJANGO_SETTINGS_MODULE`` unless ``DEBUG`` is explicitly true
+(``citreg.startup``). Importing the ``citreg`` package imports this module, so every process that
+loads citreg's code makes the same choice.
+"""
 
 import os
 
 from celery import Celery
 
-os.environ.setdefault("DJANGO_SETTINGS_MODULE", "citreg.settings.base")
+from citreg.startup import choose_settings_module
+
+choose_settings_module()
 
 app = Celery("citreg")
 app.config_from_object("django.conf:settings", namespace="CELERY")

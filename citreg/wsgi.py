@@ -1,8 +1,12 @@
-"""WSGI entry point (gunicorn citreg.wsgi)."""
+"""WSGI entry point (``gunicorn --config citreg/gunicorn.conf.py citreg.wsgi``).
 
-import os
+Refuses to start without ``DJANGO_SETTINGS_MODULE`` unless ``DEBUG`` is explicitly true
+(``citreg.startup``).
+"""
 
 from django.core.wsgi import get_wsgi_application
 
-os.environ.setdefault("DJANGO_SETTINGS_MODULE", "citreg.settings.base")
+from citreg.startup import choose_settings_module
+
+choose_settings_module()
 application = get_wsgi_application()

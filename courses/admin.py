@@ -2,19 +2,24 @@
 
 Edits to an offering's sessions go through ``courses.scheduling.check_session_times`` in the inline
 formset's ``clean``, so the admin and the importer enforce the same rules with the same messages.
+
+``HistoryAdmin`` is the base of every admin whose model keeps an audit history (here and in
+``registrations.admin``): its "History" page lists who changed what and when
+(django-simple-history), read-only.
 """
 
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from django import forms
 from django.contrib import admin
-from django.core.exceptions import ValidationError
-from django.db.models import Max, Min, QuerySet
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db.models import ForeignKey, Max, Min, QuerySet
 from django.forms.models import BaseInlineFormSet
-from django.http import HttpRequest
+from django.http import Http404, HttpRequest
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.html import format_html
+from simple_history.admin import SimpleHistoryAdmin
 
 from .models import Course, Offering, Session, validate_time_zone
 from .scheduling import (
@@ -27,8 +32,63 @@ from .scheduling import (
 from .timefmt import session_label
 
 
+class HistoryAdmin(SimpleHistoryAdmin):
+    """An admin whose "History" page shows the model's audit history (``docs/architecture.md``,
+    "Security and privacy"): each version with who made it, when, and the fields that changed.
+
+    The history is a record, not an editor: reverting is off, and a POST to a version's page
+    is refused (django-simple-history would save it, bypassing the services' rules). A
+    version's page and the changes shown leave out what ``history_hidden_fields`` names, so a
+    field hidden from a user on the change form stays hidden in its history too.
+    """
+
+    def history_hidden_fields(self, request: HttpRequest) -> set[str]:
+        """Fields of the model whose old and new values ``request.user`` may not see."""
+        return set()
+
+    def revert_disabled(self, request: HttpRequest, obj: object = None) -> bool:
+        return True
+
+    def history_form_view(
+        self, request: HttpRequest, object_id: str, version_id: str, extra_context=None
+    ):
+        if request.method != "GET":
+            raise PermissionDenied
+        if not str(version_id).isdigit():  # e.g. a relative link of the form ("password/")
+            raise Http404
+        return super().history_form_view(request, object_id, version_id, extra_context)
+
+    def get_history_queryset(self, request: HttpRequest, history_manager, pk_name, object_id):
+        """The object's versions with their users and tracked foreign keys loaded (as
+        django-simple-history's, without its argument-less ``select_related()`` for a model
+        that has no foreign key, which Django deprecates)."""
+        model = history_manager.model
+        related = [f.name for f in model.tracked_fields if isinstance(f, ForeignKey)]
+        if not isinstance(model.history_user, property):
+            related.append("history_user")
+        versions = history_manager.filter(**{pk_name: object_id})
+        return versions.select_related(*related) if related else versions
+
+    def set_history_delta_changes(
+        self, request: HttpRequest, historical_records, foreign_keys_are_objs: bool = True
+    ) -> None:
+        """As django-simple-history's, but without the changes of hidden fields."""
+        hidden = self.history_hidden_fields(request)
+        previous = None
+        for current in historical_records:
+            if previous is None:
+                previous = current
+                continue
+            delta = previous.diff_against(
+                current, excluded_fields=hidden, foreign_keys_are_objs=foreign_keys_are_objs
+            )
+            helper = self.get_historical_record_context_helper(request, previous)
+            previous.history_delta_changes = helper.context_for_delta_changes(delta)
+            previous = current
+
+
 @admin.register(Course)
-class CourseAdmin(admin.ModelAdmin):
+class CourseAdmin(HistoryAdmin):
     list_display = ["title", "slug", "tuition_display", "default_capacity", "contact_hours"]
     prepopulated_fields = {"slug": ["title"]}
     search_fields = ["title", "slug"]
@@ -156,7 +216,7 @@ class UpcomingFilter(admin.SimpleListFilter):
 
 
 @admin.register(Offering)
-class OfferingAdmin(admin.ModelAdmin):
+class OfferingAdmin(HistoryAdmin):
     list_display = [
         "__str__",
         "first_session",
@@ -170,7 +230,7 @@ class OfferingAdmin(admin.ModelAdmin):
     date_hierarchy = "starts_on"
     ordering = ["starts_on"]
     inlines = [SessionInline]
-    readonly_fields = ["starts_on", "email_attendees", "created_at", "updated_at"]
+    readonly_fields = ["starts_on", "email_attendees", "roster", "created_at", "updated_at"]
     fields = [
         "course",
         "status",
@@ -182,6 +242,7 @@ class OfferingAdmin(admin.ModelAdmin):
         "registration_closes_at",
         "meeting_url",
         "email_attendees",
+        "roster",
         "created_at",
         "updated_at",
     ]
@@ -195,6 +256,18 @@ class OfferingAdmin(admin.ModelAdmin):
             '<a href="{}?offering={}&amp;audience=confirmed">Write to this class\'s '
             "registrations…</a> (changes to times or the meeting link are emailed "
             "to confirmed attendees automatically)",
+            url,
+            offering.pk,
+        )
+
+    @admin.display(description="Roster")
+    def roster(self, offering: Offering) -> str:
+        if not offering.pk:
+            return "—"
+        url = reverse("admin:registrations_registration_changelist")
+        return format_html(
+            '<a href="{}?offering__id__exact={}">This class\'s registrations</a> (select them '
+            "and export a roster from the list; exports are recorded)",
             url,
             offering.pk,
         )
@@ -266,7 +339,7 @@ class OfferingAdmin(admin.ModelAdmin):
 
 
 @admin.register(Session)
-class SessionAdmin(admin.ModelAdmin):
+class SessionAdmin(HistoryAdmin):
     """Read-mostly list of sessions; times are edited on their offering so the rules hold."""
 
     list_display = ["__str__", "offering"]

@@ -4,17 +4,21 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, render
 from django.utils import timezone
 
+from citreg.middleware import public_page
+
 from . import catalogue
 from .calendar import ics_filename, offering_calendar
 from .models import Course, Offering
 
 
+@public_page
 def course_list(request: HttpRequest) -> HttpResponse:
     """The catalogue's front page: every course with its next open class."""
     courses = Course.objects.order_by("title")
     return render(request, "courses/course_list.html", {"courses": courses})
 
 
+@public_page
 def course_detail(request: HttpRequest, slug: str) -> HttpResponse:
     """A course with its upcoming classes grouped by month and its past classes."""
     course = get_object_or_404(Course, slug=slug)
@@ -35,6 +39,7 @@ def _public_offering(slug: str, pk: int) -> Offering:
         raise Http404("No such class") from None
 
 
+@public_page
 def offering_detail(request: HttpRequest, slug: str, pk: int) -> HttpResponse:
     """One class: its sessions in MT and the visitor's zone, its state, how to attend."""
     offering = _public_offering(slug, pk)
@@ -45,6 +50,7 @@ def offering_detail(request: HttpRequest, slug: str, pk: int) -> HttpResponse:
     )
 
 
+@public_page
 def offering_ics(request: HttpRequest, slug: str, pk: int) -> HttpResponse:
     """The class's sessions as an iCalendar file (``METHOD:PUBLISH``) to add to a calendar."""
     offering = _public_offering(slug, pk)

@@ -8,6 +8,7 @@ MT with their own time beside them). Writes PNGs to ``docs/screenshots/``. Local
 
 import io
 import os
+import secrets
 import sys
 import tempfile
 import warnings
@@ -29,6 +30,7 @@ def main() -> None:
         os.environ["DATABASE_URL"] = f"sqlite:///{tmp}/screenshots.sqlite3"
         os.environ["REDIS_URL"] = ""  # local-memory cache; no service needed
         os.environ["DEBUG"] = "False"
+        os.environ.setdefault("SECRET_KEY", secrets.token_urlsafe(50))  # DEBUG off needs a key
         warnings.filterwarnings("ignore", "No directory at", UserWarning)  # no collectstatic
 
         import django

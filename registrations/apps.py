@@ -10,6 +10,7 @@ REGISTERING_MODULES = (
     "registrations.messaging.reminders",
     "registrations.messaging.broadcasts",
     "registrations.seats.queries",
+    "registrations.roles",  # the staff groups, kept in step with the table by post_migrate
 )
 
 
@@ -29,7 +30,7 @@ class RegistrationsConfig(AppConfig):
 
     def ready(self) -> None:
         """Import the modules that register themselves: the kinds of message (so the outbox and
-        its admin know them in every process), the catalogue's seat count and the receiver of
-        ``courses.signals.offering_changed``."""
+        its admin know them in every process), the catalogue's seat count, the receiver of
+        ``courses.signals.offering_changed`` and the staff groups' ``post_migrate`` receiver."""
         for module in REGISTERING_MODULES:
             import_module(module)

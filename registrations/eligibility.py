@@ -13,24 +13,30 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 
+from . import addresses
 from .enums import REVIEWABLE_STATES
 from .enums import RegistrationState as S
 from .messaging import notices
 from .models import AgencyDomain, Registration
-from .models.agency import email_domain, is_webmail
+from .models.agency import email_domain, is_webmail, validate_agency_domain
 from .transitions import Actor, IllegalTransition, registration_transition
 
 
 def known_agency(address: str) -> AgencyDomain | None:
     """The ``AgencyDomain`` that covers ``address`` (its domain or a parent domain), or None.
-    Webmail addresses are never covered."""
+
+    Domains compare in their normal form (``addresses.normalise_domain``: IDNA A-labels), so
+    ``bücher.example`` and ``xn--bcher-kva.example`` are the same domain; a row listed before
+    domains were normalised is found by its Unicode form too. Webmail addresses, and addresses
+    whose domain cannot be trusted (``email_domain`` gives ""), are never covered."""
     domain = email_domain(address)
     if not domain or is_webmail(domain):
         return None
     labels = domain.split(".")
     candidates = [".".join(labels[i:]) for i in range(len(labels) - 1)]
+    shown = [addresses.display_domain(candidate) for candidate in candidates]
     return (
-        AgencyDomain.objects.filter(domain__in=candidates)
+        AgencyDomain.objects.filter(domain__in={*candidates, *shown})
         .order_by("-domain")  # the most specific first
         .first()
     )
@@ -66,8 +72,8 @@ def work_email_confirm(registration: Registration) -> Registration:
             registration_id=registration.pk,
             to_state=S.PENDING_REVIEW,
             actor=Actor.attendee(),
-            reason=f"Work email confirmed; {email_domain(registration.work_email)} is not a "
-            "known agency domain.",
+            reason=f"Work email confirmed; {email_domain(registration.work_email) or 'its domain'} "
+            "is not a known agency domain.",
             work_email_confirmed_at=now,
         )
         if result.changed:
@@ -112,8 +118,9 @@ def review_approve(
     """Staff approve a registration under review; optionally list its work email's domain.
 
     Args:
-        add_domain: also add the work email's domain as a known agency domain (skipped for
-            webmail domains and domains already listed).
+        add_domain: also add the work email's domain, normalised, as a known agency domain
+            (skipped, and the reason recorded, for what ``validate_agency_domain`` refuses:
+            webmail, look-alikes of a listed domain; a domain already listed is kept).
         agency_name: the agency's name for the new domain (default: the registrant's employer).
 
     Raises: IllegalTransition when it is not under review.
@@ -124,26 +131,29 @@ def review_approve(
             # Only a case under review can be approved: before the work email is confirmed,
             # nobody has shown they read that address (and its domain must not be listed).
             raise IllegalTransition(registration.pk, current.state, S.ELIGIBLE)
-        domain = email_domain(registration.work_email)
-        if add_domain and not is_webmail(domain):
-            AgencyDomain.objects.get_or_create(
-                domain=domain,
-                defaults={
-                    "agency_name": agency_name or registration.employer_name,
-                    "added_by": staff_user,
-                },
-            )
+        listing = ""
+        if add_domain:
+            domain = registration.work_email.rpartition("@")[2]
+            try:
+                listed = validate_agency_domain(domain)
+            except ValidationError as refusal:
+                # Webmail, a look-alike, not a trustworthy domain: approved, but not listed.
+                why = refusal.messages[0].split(". ")[0].rstrip(".")
+                listing = f"; {domain} not listed ({why})"
+            else:
+                AgencyDomain.objects.get_or_create(
+                    domain=listed,
+                    defaults={
+                        "agency_name": agency_name or registration.employer_name,
+                        "added_by": staff_user,
+                    },
+                )
+                listing = f"; {listed} listed as an agency domain"
         result = registration_transition(
             registration_id=registration.pk,
             to_state=S.ELIGIBLE,
             actor=Actor.staff(staff_user),
-            reason="Approved by staff"
-            + (
-                f"; {domain} listed as an agency domain"
-                if add_domain and not is_webmail(domain)
-                else ""
-            )
-            + ".",
+            reason=f"Approved by staff{listing}.",
         )
         if result.changed:
             notices.send_eligible(result.registration)

@@ -2,6 +2,7 @@
 
 import re
 from decimal import Decimal
+from typing import Any
 from zoneinfo import available_timezones
 
 from crispy_forms.helper import FormHelper
@@ -10,22 +11,22 @@ from django import forms
 from django.urls import reverse
 from django.utils.html import format_html
 
+from . import addresses
 from .models import Registration
+from .models.agency import email_domain, refuse_lookalike
 
 # Geographic zones only ("America/Chicago"), not aliases such as "Factory" or "Etc/GMT+5".
 _TIME_ZONES = frozenset(
     zone for zone in available_timezones() if "/" in zone and not zone.startswith("Etc/")
 )
-_INVISIBLE = re.compile(
-    r"[\u0000-\u001f\u007f-\u009f\u200b-\u200f\u2028-\u202e\u2060-\u2064\ufeff]"
-)
 PHONE = re.compile(r"^[0-9+().\-\s]{7,25}(\s*(x|ext\.?)\s*[0-9]{1,6})?$", re.IGNORECASE)
 
 
 def clean_text(value: str) -> str:
-    """One line of visible text: control characters, line breaks and zero-width characters
-    become spaces, runs of spaces collapse, ends are stripped."""
-    return " ".join(_INVISIBLE.sub(" ", value).split())
+    """One line of visible text: control characters, line breaks, zero-width and bidi
+    characters (``addresses.is_invisible``) become spaces, runs of spaces collapse, ends are
+    stripped."""
+    return " ".join("".join(" " if addresses.is_invisible(c) else c for c in value).split())
 
 
 def validate_phone(value: str) -> None:
@@ -35,19 +36,35 @@ def validate_phone(value: str) -> None:
 
 
 class StrippedEmailField(forms.EmailField):
-    """An email field that strips pasted whitespace and lower-cases the domain (domains are
-    case-insensitive; the local part is kept as typed, RFC 5321 §2.4)."""
+    """An email field that yields the one stored form of an address
+    (``addresses.normalise_email``): pasted whitespace around it stripped, the domain lower-cased
+    and in IDNA A-labels, the local part kept as typed (RFC 5321 §2.4). Invisible, control and
+    compatibility characters, and domains that mix scripts, are refused with a message saying
+    which character is wrong. At most 254 characters, the stored field's length."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        kwargs.setdefault("max_length", 254)
+        super().__init__(**kwargs)
 
     def to_python(self, value: str | None) -> str:
-        value = super().to_python((value or "").strip())
-        local, at, domain = value.rpartition("@")
-        return f"{local}{at}{domain.lower()}" if at else value
+        return addresses.normalise_email(super().to_python(value))
 
     def validate(self, value: str) -> None:
         super().validate(value)
         domain = value.rpartition("@")[2]
         if value and ("." not in domain or domain.startswith("[")):
             raise forms.ValidationError("Enter an email address with a full domain name.")
+
+
+class AgencyEmailField(StrippedEmailField):
+    """An address whose domain may prove employment (work email, supervisor's email): also
+    refused when its domain looks like a listed agency domain, or a webmail domain, without
+    being it (``models.agency.refuse_lookalike``)."""
+
+    def validate(self, value: str) -> None:
+        super().validate(value)
+        if value:
+            refuse_lookalike(email_domain(value))
 
 
 class RegistrationForm(forms.ModelForm):
@@ -63,11 +80,11 @@ class RegistrationForm(forms.ModelForm):
         label="Email for course communications",
         help_text="We send your confirmation, reminders and the class link here.",
     )
-    work_email = StrippedEmailField(
+    work_email = AgencyEmailField(
         label="Work email at your agency",
         help_text="We send a confirmation link to this address to check your employment.",
     )
-    supervisor_email = StrippedEmailField(label="Supervisor's email")
+    supervisor_email = AgencyEmailField(label="Supervisor's email")
     attest_employment = forms.BooleanField(
         label="I am currently employed by an emergency call center (911 center / PSAP).",
         error_messages={"required": "This course is open only to current call center staff."},

@@ -1,17 +1,26 @@
 """Registering for an offering and the attendee's self-service changes (no account needed)."""
 
+import logging
 from dataclasses import dataclass
 
+from celery import shared_task
+from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from courses.models import Offering
 
+from . import addresses
 from .enums import INACTIVE_STATES
 from .enums import RegistrationState as S
 from .messaging import notices
 from .models import Registration
 from .transitions import Actor, registration_note
+
+logger = logging.getLogger("citreg.registrations")
+# The addresses a registration stores; each is normalised (``addresses.clean_email``) here too,
+# not only by the form, so no invisible or control character reaches the database.
+EMAIL_FIELDS = ("email", "work_email", "supervisor_email")
 
 
 class RegistrationClosed(Exception):  # noqa: N818 — reads as the domain says it
@@ -68,8 +77,11 @@ def registration_submit(*, offering: Offering, data: dict) -> SubmitResult:
     offering — also under concurrent requests, enforced by a database constraint) creates nothing
     and emails a fresh manage link.
 
-    Raises: RegistrationClosed when the offering is past, cancelled, draft, closed or not yet open.
+    Raises: RegistrationClosed when the offering is past, cancelled, draft, closed or not yet open;
+    ValidationError when an address is not one ``addresses.clean_email`` accepts (the form
+    refuses those first, with a message).
     """
+    data = {**data, **{name: addresses.clean_email(data[name]) for name in EMAIL_FIELDS}}
     now = timezone.now()
     try:
         with transaction.atomic():
@@ -101,17 +113,52 @@ def registration_submit(*, offering: Offering, data: dict) -> SubmitResult:
 def request_links(email: str) -> int:
     """Email a fresh manage link for every active registration of ``email``; returns how many.
 
-    The page says the same whatever the count, so it reveals nothing about who registered.
+    Runs in a worker (``send_manage_links``), never in the request: see ``request_links_later``.
     """
     registrations = Registration.objects.filter(email__iexact=email.strip()).exclude(
         state__in=INACTIVE_STATES
     )
-    count = 0
+    sent = []
     with transaction.atomic():
         for registration in registrations.select_related("offering__course"):
             notices.send_manage_link(registration)
-            count += 1
-    return count
+            sent.append(registration.pk)
+    logger.info("registrations.links_requested registrations=%s", sent)
+    return len(sent)
+
+
+@shared_task(name="registrations.send_manage_links", ignore_result=True)
+def send_manage_links(email: str) -> int:
+    """Worker side of a link request: ``request_links``. Returns how many links were queued."""
+    return request_links(email)
+
+
+def request_links_later(email: str) -> None:
+    """Ask for fresh manage links without looking the address up in the request.
+
+    The request only publishes ``send_manage_links`` (after the surrounding transaction commits),
+    whether or not ``email`` has a registration, so the page answers alike, with the same queries
+    and in the same time, for known and unknown addresses (an answer that came measurably slower for
+    known addresses would tell which addresses registered). The worker looks the address up and
+    queues the emails. Never raises: when the broker stays down (``EMAIL_PUBLISH_RETRIES``), the
+    request is dropped and logged, and the person may ask again."""
+
+    def publish() -> None:
+        try:
+            send_manage_links.apply_async(
+                args=(email,),
+                retry=True,
+                retry_policy={
+                    "max_retries": settings.EMAIL_PUBLISH_RETRIES,
+                    "interval_start": 0,
+                    "interval_step": 0.2,
+                    "interval_max": 0.5,
+                },
+            )
+        except Exception as exc:  # noqa: BLE001 — any broker error; the page says "if".
+            logger.warning("registrations.link_request_lost error=%s", exc.__class__.__name__)
+
+    transaction.on_commit(publish)
 
 
 def resend_work_email_link(registration: Registration) -> bool:
@@ -165,9 +212,10 @@ def email_change_request(registration: Registration, new_email: str) -> Registra
     The current address stays in use until the new one is confirmed. A change of letter case
     only (the same mailbox) applies at once, without a link.
 
-    Raises: EmailChangeRefused when another active registration for the class uses the address.
+    Raises: EmailChangeRefused when another active registration for the class uses the address;
+    ValidationError when ``addresses.clean_email`` refuses it (the form refuses it first).
     """
-    new_email = new_email.strip()
+    new_email = addresses.clean_email(new_email)
     with transaction.atomic():
         registration = Registration.objects.select_for_update().get(pk=registration.pk)
         other = active_registration(registration.offering, new_email)

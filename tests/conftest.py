@@ -4,6 +4,7 @@ from pathlib import Path
 
 import pytest
 from django.core.management import call_command
+from hypothesis import settings
 
 from courses.models import Course
 
@@ -11,6 +12,11 @@ REPO = Path(__file__).resolve().parent.parent
 SCHEDULES = REPO / "courses" / "schedules"
 # The schedules exactly as the training organisation published them (courses/schedules/ must match).
 PUBLISHED_SCHEDULES = REPO / "tests" / "courses" / "data"
+
+# Property tests share two cores with PostgreSQL, Redis and sometimes a browser: no per-example
+# time limit (a slow example is not a failure).
+settings.register_profile("citreg", deadline=None)
+settings.load_profile("citreg")
 
 # Real-browser fixtures (``open_page``, ``browser``) and the failure-artifact hook.
 pytest_plugins = ["tests.browser.plugin"]

@@ -1,13 +1,17 @@
 """Base settings, read from the environment with development defaults.
 
-Every variable is listed in README.md ("Configuration") and ``.env.example``. The defaults run the
-site on one machine with no external service: SQLite, kombu's filesystem broker, local-memory cache,
-console email. ``production.py`` refuses to start without the values that have no safe default.
+Every variable is listed in README.md ("Configuration") and ``.env.example``. With ``DEBUG=True``
+(``make run`` sets it) the defaults run the site on one machine with no external service: SQLite,
+kombu's filesystem broker, local-memory cache, console email. Without it they refuse to start
+unless a real ``SECRET_KEY`` is given. ``production.py`` refuses to start without the values that
+have no safe default.
 """
 
+from datetime import timedelta
 from pathlib import Path
 
 import environ
+from django.core.exceptions import ImproperlyConfigured
 
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
 VAR_DIR = BASE_DIR / "var"
@@ -19,16 +23,47 @@ READ_DOT_ENV_FILE = env.bool("DJANGO_READ_DOT_ENV_FILE", default=False)
 if READ_DOT_ENV_FILE:
     environ.Env.read_env(BASE_DIR / ".env", overwrite=False)
 
-DEBUG = env.bool("DEBUG", default=True)
-SECRET_KEY = env(
-    "SECRET_KEY", default="django-insecure-development-only-key-never-use-in-production"
-)
+# Debugging is on only when asked for (``make run`` sets DEBUG=True). Settings fail closed: without
+# DEBUG, a real SECRET_KEY is required, and the entry points refuse to start without an explicit
+# DJANGO_SETTINGS_MODULE unless DEBUG is on (citreg/startup.py).
+DEBUG = env.bool("DEBUG", default=False)
+# Public, in this repository: anyone could sign attendee links with it. Development only.
+DEVELOPMENT_SECRET_KEY = "django-insecure-development-only-key-never-use-in-production"  # noqa: S105
+
+
+def secret_key(debug: bool) -> str:
+    """The signing key from ``SECRET_KEY``; the public development key only while debugging.
+
+    Args:
+        debug: whether these settings run with ``DEBUG`` on.
+
+    Returns:
+        ``SECRET_KEY`` from the environment; when it is unset and ``debug`` is true,
+        ``DEVELOPMENT_SECRET_KEY``.
+
+    Raises:
+        ImproperlyConfigured: ``debug`` is false and ``SECRET_KEY`` is unset or is the public
+            development key (anyone could forge a manage link with it).
+    """
+    key = env("SECRET_KEY", default="")
+    if debug:
+        return key or DEVELOPMENT_SECRET_KEY
+    if not key or key == DEVELOPMENT_SECRET_KEY:
+        raise ImproperlyConfigured(
+            "SECRET_KEY must be set to a long random value when DEBUG is off (the development "
+            "key is public). For local development set DEBUG=True, or run `make run`."
+        )
+    return key
+
+
+SECRET_KEY = secret_key(DEBUG)
 ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["127.0.0.1", "localhost", "[::1]"])
 CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
 SITE_URL = env("SITE_URL", default="http://127.0.0.1:8000").rstrip("/")
 
 INSTALLED_APPS = [
-    "django.contrib.admin",
+    # Django's admin with citreg's site (citreg/admin_site.py): staff two-factor sign-in.
+    "citreg.apps.StaffAdminConfig",
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",
@@ -60,6 +95,8 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django.middleware.csp.ContentSecurityPolicyMiddleware",
+    # After CSP, so it sees whether a page used the nonce: Permissions-Policy, Cache-Control.
+    "citreg.middleware.SecurityHeadersMiddleware",
     "simple_history.middleware.HistoryRequestMiddleware",
     # Last, as django-axes requires: it answers locked-out sign-ins.
     "axes.middleware.AxesMiddleware",
@@ -172,6 +209,8 @@ CELERY_IMPORTS = [
     "registrations.seats.booking",
     "registrations.payments.checkout",
     "registrations.payments.refunds",
+    "registrations.intake",
+    "registrations.privacy.retention",
 ]
 CELERY_BEAT_SCHEDULE = {
     "sweep-outbound-email": {"task": "registrations.sweep_outbound_email", "schedule": 60.0},
@@ -183,6 +222,12 @@ CELERY_BEAT_SCHEDULE = {
     "send-due-reminders": {
         "task": "registrations.send_due_reminders",
         "schedule": env.float("REMINDER_INTERVAL_SECONDS", default=180.0),
+    },
+    # Daily (seconds): the retention periods below, and Django's expired-session cleanup.
+    "apply-retention": {"task": "registrations.apply_retention", "schedule": 86400.0},
+    "clear-expired-sessions": {
+        "task": "registrations.clear_expired_sessions",
+        "schedule": 86400.0,
     },
 }
 
@@ -206,6 +251,38 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
+
+# --- Staff sign-in (README "Security and privacy") ---
+# Two-factor sign-in (django-two-factor-auth over django-otp: TOTP, with backup codes as the
+# recovery method). When required, the admin opens only for a staff user verified by a device;
+# one without a device is sent to set one up (citreg/admin_site.py). On unless switched off:
+# the tests and `make run` switch it off, and each process then logs a warning at start
+# (citreg/apps.py); production settings force it on.
+STAFF_2FA_REQUIRED = env.bool("STAFF_2FA_REQUIRED", default=True)
+LOGIN_URL = "two_factor:login"  # /account/login/: password, then a code from the device
+LOGIN_REDIRECT_URL = "admin:index"
+TWO_FACTOR_PATCH_ADMIN = False  # citreg's admin site decides (it follows STAFF_2FA_REQUIRED)
+# Failed sign-ins (django-axes): after LOGIN_FAILURE_LIMIT wrong passwords for one username from
+# one client address, that pair is refused for LOGIN_LOCKOUT_MINUTES, even with the right
+# password; each failure is logged (AccessAttempt, AccessFailureLog in the admin). A username
+# alone is not locked, so nobody can lock a staff member out from elsewhere. Both the admin's
+# login and the two-factor login authenticate with the request, through axes.
+AXES_FAILURE_LIMIT = env.int("LOGIN_FAILURE_LIMIT", default=5)
+AXES_COOLOFF_TIME = timedelta(minutes=env.int("LOGIN_LOCKOUT_MINUTES", default=30))
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = True
+AXES_RESET_COOL_OFF_ON_FAILURE_DURING_LOCKOUT = False  # a lockout ends when it said it would
+AXES_ENABLE_ACCESS_FAILURE_LOG = True
+AXES_LOCKOUT_CALLABLE = "citreg.lockout.lockout_response"  # 429, Retry-After, this template:
+AXES_LOCKOUT_TEMPLATE = "two_factor/locked_out.html"
+AXES_CLIENT_IP_CALLABLE = "citreg.client_ip.client_ip"  # the address the proxy saw (below)
+# Sessions: a staff sign-in lasts 8 hours (from the last change to the session) and ends when the
+# browser closes. Attendees' link grants live in the same session and end with it; their emailed
+# links keep working until the links themselves expire, so a new browser just opens the link again.
+# SameSite=Lax keeps the session on top-level navigations from webmail and back from Stripe.
+SESSION_COOKIE_AGE = 8 * 60 * 60
+SESSION_EXPIRE_AT_BROWSER_CLOSE = True
+SESSION_COOKIE_SAMESITE = "Lax"
 
 LANGUAGE_CODE = "en-us"
 TIME_ZONE = "America/Denver"  # Admin and log display; storage is UTC (USE_TZ).
@@ -280,10 +357,20 @@ RATELIMIT_REGISTER = env("RATELIMIT_REGISTER", default="10/h")
 RATELIMIT_REGISTER_IP = env("RATELIMIT_REGISTER_IP", default="100/h")
 RATELIMIT_LINK_REQUEST = env("RATELIMIT_LINK_REQUEST", default="5/h")
 RATELIMIT_LINK_REQUEST_IP = env("RATELIMIT_LINK_REQUEST_IP", default="30/h")
-# Behind a proxy, django-ratelimit needs the real client IP: set RATELIMIT_IP_META_KEY to e.g.
-# HTTP_X_FORWARDED_FOR only when the proxy overwrites that header.
+# The client address, for the rate limits and for the sign-in lockout alike (citreg/client_ip.py):
+# REMOTE_ADDR, or behind a reverse proxy the header it sets (CLIENT_IP_HEADER, e.g.
+# X-Forwarded-For), read TRUSTED_PROXY_COUNT entries from the right, the ones our own proxies
+# appended; what a client wrote further left is ignored.
+CLIENT_IP_HEADER = env("CLIENT_IP_HEADER", default="")
+TRUSTED_PROXY_COUNT = env.int("TRUSTED_PROXY_COUNT", default=1)
+if TRUSTED_PROXY_COUNT < 1:
+    raise ImproperlyConfigured("TRUSTED_PROXY_COUNT must be 1 or more (the proxies in front).")
 if env("RATELIMIT_IP_META_KEY", default=""):
-    RATELIMIT_IP_META_KEY = env("RATELIMIT_IP_META_KEY")
+    raise ImproperlyConfigured(
+        "RATELIMIT_IP_META_KEY is replaced by CLIENT_IP_HEADER (and TRUSTED_PROXY_COUNT), which "
+        "the sign-in lockout uses too: see .env.example."
+    )
+RATELIMIT_IP_META_KEY = "citreg.client_ip.client_ip"
 if not REDIS_URL:
     # The default run has no shared cache: django-ratelimit refuses local memory (E003) because
     # counts are per process. That is acceptable on one machine for a demo; production and the
@@ -304,7 +391,15 @@ LOGGING = {
     "formatters": {
         "plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"},
     },
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    # Attendee link tokens never reach a log line (citreg/logfilters.py).
+    "filters": {"redact_link_tokens": {"()": "citreg.logfilters.RedactLinkTokens"}},
+    "handlers": {
+        "console": {
+            "class": "logging.StreamHandler",
+            "formatter": "plain",
+            "filters": ["redact_link_tokens"],
+        }
+    },
     "root": {"handlers": ["console"], "level": env("LOG_LEVEL", default="INFO")},
     "loggers": {
         "django.db.backends": {"level": "WARNING"},
@@ -312,3 +407,103 @@ LOGGING = {
         "django": {"handlers": [], "propagate": True},
     },
 }
+
+# --- Headers and caching (citreg/middleware.py; docs/architecture.md, "Headers and caching") ---
+# Django's Content-Security-Policy on every page. Public pages hold no inline script or style, so
+# their policy has no nonce; admin pages put Django's nonce on their few <style> blocks (the `csp`
+# context processor gives templates {% csp_nonce_attr %}). form-action names Stripe Checkout too:
+# the Pay button's POST is answered by a redirect there, and Chromium checks form-action on it.
+from django.utils.csp import CSP  # noqa: E402
+
+
+def stripe_checkout_origin(api_base: str) -> str:
+    """Where Stripe's hosted Checkout pages live for the API at ``api_base``.
+
+    Stripe's own API (``https://api.stripe.com``) → ``https://checkout.stripe.com``; any other
+    base is the local stand-in, which serves its checkout page on its own origin.
+    """
+    scheme, _, rest = api_base.partition("://")
+    host = rest.split("/", 1)[0]
+    if host == "api.stripe.com":
+        return "https://checkout.stripe.com"
+    return f"{scheme}://{host}"
+
+
+def content_security_policy(checkout_origin: str) -> dict[str, list[str]]:
+    """The ``SECURE_CSP`` policy, with Stripe Checkout's origin (``STRIPE_CHECKOUT_ORIGIN``) as
+    the one other place a form may lead."""
+    return {
+        "default-src": [CSP.SELF],
+        "script-src": [CSP.SELF],
+        "style-src": [CSP.SELF, CSP.NONCE],
+        "img-src": [CSP.SELF, "data:"],
+        "object-src": [CSP.NONE],
+        "base-uri": [CSP.NONE],
+        "frame-ancestors": [CSP.NONE],
+        "form-action": [CSP.SELF, checkout_origin],
+    }
+
+
+STRIPE_CHECKOUT_ORIGIN = env(
+    "STRIPE_CHECKOUT_ORIGIN", default=stripe_checkout_origin(STRIPE_API_BASE)
+).rstrip("/")
+SECURE_CSP = content_security_policy(STRIPE_CHECKOUT_ORIGIN)
+TEMPLATES[0]["OPTIONS"]["context_processors"].append("django.template.context_processors.csp")
+
+# Browser features no page uses (classes run in Zoom, not in the site): off for every frame.
+PERMISSIONS_POLICY: dict[str, list[str]] = {
+    feature: []
+    for feature in (
+        "accelerometer",
+        "autoplay",
+        "camera",
+        "display-capture",
+        "encrypted-media",
+        "geolocation",
+        "gyroscope",
+        "hid",
+        "idle-detection",
+        "magnetometer",
+        "microphone",
+        "midi",
+        "payment",
+        "publickey-credentials-get",
+        "screen-wake-lock",
+        "serial",
+        "usb",
+        "xr-spatial-tracking",
+    )
+}
+# Pages marked @public_page (catalogue, course, class, policy pages) may be kept this many seconds
+# by browsers and shared caches; every other response is "private, no-store".
+PUBLIC_PAGE_MAX_AGE = env.int("PUBLIC_PAGE_MAX_AGE", default=60)
+
+# --- Personal data retention (registrations/privacy/retention.py; docs/architecture.md,
+# "Personal data"). Whole days from the environment; the privacy notice shows these periods as
+# configured. The daily beat task "registrations.apply_retention" applies them.
+from datetime import timedelta  # noqa: E402
+
+# Accessibility needs, phone and supervisor name/email: removed this many days after the class
+# ends (the end of its last session), whatever the registration's state.
+SENSITIVE_DETAILS_RETENTION = timedelta(
+    days=env.int("SENSITIVE_DETAILS_RETENTION_DAYS", default=30)
+)
+# Bodies, context and attachments of sent emails: removed this many days after the email was
+# queued; the row (recipient, subject, status) stays.
+EMAIL_BODY_RETENTION = timedelta(days=env.int("EMAIL_BODY_RETENTION_DAYS", default=90))
+# Stripe event payloads: removed this many days after receipt; the row (id, type, outcome)
+# stays, so a replayed event is still recognised.
+WEBHOOK_PAYLOAD_RETENTION = timedelta(days=env.int("WEBHOOK_PAYLOAD_RETENTION_DAYS", default=90))
+# Registrations that never became a training record (rejected, cancelled, refunded, or still
+# waiting when their class ended): anonymised this many days after their last change.
+UNFINISHED_REGISTRATION_RETENTION = timedelta(
+    days=env.int("UNFINISHED_REGISTRATION_RETENTION_DAYS", default=365)
+)
+# Training records (confirmed or completed: name, course email, agency, attendance, certificate,
+# payment): kept this many days after the class ends, then anonymised. 2557 days is 7 years;
+# continuing-education rules in several states ask for 5.
+TRAINING_RECORD_RETENTION = timedelta(days=env.int("TRAINING_RECORD_RETENTION_DAYS", default=2557))
+# django-axes's records of staff sign-ins, failures and lockouts (username, address, browser).
+SIGN_IN_LOG_RETENTION = timedelta(days=env.int("SIGN_IN_LOG_RETENTION_DAYS", default=90))
+# Rows the retention task reads per query.
+RETENTION_BATCH_SIZE = env.int("RETENTION_BATCH_SIZE", default=200)

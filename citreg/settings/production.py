@@ -21,9 +21,12 @@ if _missing:
 os.environ.setdefault("DEBUG", "False")
 
 from .base import *  # noqa: E402, F403
-from .base import env, mailer_from_url  # noqa: E402
+from .base import env, mailer_from_url, secret_key  # noqa: E402
 
 DEBUG = False
+SECRET_KEY = secret_key(debug=False)  # never the public development key, whatever DEBUG said
+# Staff two-factor sign-in cannot be switched off here (citreg/admin_site.py).
+STAFF_2FA_REQUIRED = True
 
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},

@@ -1,7 +1,12 @@
 """Test settings: PostgreSQL and Redis from DATABASE_URL / REDIS_URL (``make test`` sets them),
 fast password hashing, in-memory email outbox."""
 
-from .base import *  # noqa: F403
+import os
+
+# The base settings refuse to start without SECRET_KEY when DEBUG is off; the tests have their own.
+os.environ.setdefault("SECRET_KEY", "test-secret-key-not-for-production")
+
+from .base import *  # noqa: E402, F403
 
 DEBUG = False
 SECRET_KEY = "test-secret-key-not-for-production"  # noqa: S105
@@ -13,3 +18,5 @@ LOGGING["root"]["level"] = "WARNING"  # noqa: F405
 RATELIMIT_ENABLE = False  # Tests that check the limits turn it on (and clear the cache).
 # django-axes: tests sign in with force_login or the test client; the lockout tests turn it on.
 AXES_ENABLED = False
+# Staff sign in with a password alone; the two-factor tests turn it on (tests/citreg/).
+STAFF_2FA_REQUIRED = False

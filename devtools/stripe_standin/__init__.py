@@ -1,4 +1,4 @@
-"""A local stand-in for the part of Stripe's API citreg uses (issue 6).
+"""A local stand-in for the part of Stripe's API citreg uses.
 
 The official ``stripe`` library talks to it through ``stripe.api_base`` /
 ``StripeClient(base_addresses={"api": ...})``; it serves a hosted checkout page, signs and

@@ -1,4 +1,9 @@
-"""Admin: "email the attendees" of a class (drafts, preview, sending, progress, retries)."""
+"""Admin: "email the attendees" of a class (drafts, preview, sending, progress, retries).
+
+Sending and retrying need ``send_broadcast`` besides the change permission; the preview shows a
+placeholder for each recipient's personal link (``broadcasts.PREVIEW_MANAGE_URL``), never a
+working one.
+"""
 
 from django import forms
 from django.conf import settings
@@ -8,6 +13,7 @@ from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404
 from django.urls import path, reverse
 
+from registrations import roles
 from registrations.messaging import broadcasts
 from registrations.messaging.models import OutboundEmail
 from registrations.models import Broadcast
@@ -102,8 +108,20 @@ class BroadcastAdmin(admin.ModelAdmin):
             extra.update(self._status_context(request, broadcast))
         return super().change_view(request, object_id, form_url, extra)
 
+    def has_send_broadcast_permission(
+        self, request: HttpRequest, broadcast: Broadcast | None = None
+    ) -> bool:
+        """Sending (and retrying) needs ``send_broadcast`` and the change permission."""
+        return request.user.has_perm(roles.SEND_BROADCAST) and self.has_change_permission(
+            request, broadcast
+        )
+
     def _status_context(self, request: HttpRequest, broadcast: Broadcast) -> dict:
-        context: dict = {"broadcast": broadcast, "placeholders": broadcasts.PLACEHOLDERS}
+        context: dict = {
+            "broadcast": broadcast,
+            "placeholders": broadcasts.PLACEHOLDERS,
+            "can_send": self.has_send_broadcast_permission(request, broadcast),
+        }
         if broadcast.sent_at is None:
             people = broadcasts.recipients(broadcast)
             context["recipient_count"] = people.count()
@@ -133,7 +151,7 @@ class BroadcastAdmin(admin.ModelAdmin):
         if request.method != "POST":
             raise PermissionDenied
         broadcast = get_object_or_404(Broadcast, pk=pk)
-        if not self.has_change_permission(request, broadcast):
+        if not self.has_send_broadcast_permission(request, broadcast):
             raise PermissionDenied
         return broadcast
 

@@ -35,8 +35,8 @@ from registrations.enums import RegistrationState as S
 from registrations.models import Broadcast, Registration
 
 from .models import OutboundEmail
-from .notices import active_only
-from .outbox import email_queue, enqueue_send, register_kind, render_email
+from .notices import active_only, manage_url_for
+from .outbox import PERSONAL_LINK, email_queue, enqueue_send, register_kind, render_email
 
 Status = OutboundEmail.Status
 
@@ -49,6 +49,9 @@ PLACEHOLDERS = {
     "meeting_url": "the meeting link (confirmed attendees only)",
 }
 MEETING_URL_WITHHELD = "(the meeting link is sent to confirmed attendees)"
+# What ``{manage_url}`` shows in a staff preview: never a working link (``docs/architecture.md``,
+# "Security and privacy").
+PREVIEW_MANAGE_URL = "[personal link: the recipient's own registration page]"
 _TOKEN = re.compile(r"\{\{|\}\}|\{([^{}]*)\}")
 PUMP_MAX_WAIT_SECONDS = 5.0
 PUMP_STALE_SECONDS = 30.0
@@ -101,8 +104,14 @@ def substitute(text: str, values: dict[str, str]) -> str:
     return _TOKEN.sub(replace, text)
 
 
-def placeholder_values(registration: Registration) -> dict[str, str]:
-    """The placeholder values for one recipient; the meeting link only if confirmed."""
+def placeholder_values(registration: Registration, *, manage_url: str = "") -> dict[str, str]:
+    """The placeholder values for one recipient; the meeting link only if confirmed.
+
+    Args:
+        manage_url: what ``{manage_url}`` becomes; default the recipient's own link, made now.
+            The stored context and the preview pass a placeholder instead (``docs/architecture.md``,
+            "Security and privacy").
+    """
     offering = registration.offering
     confirmed = registration.state == S.CONFIRMED
     meeting = offering.meeting_url if confirmed else MEETING_URL_WITHHELD
@@ -111,7 +120,7 @@ def placeholder_values(registration: Registration) -> dict[str, str]:
         "last_name": registration.last_name,
         "course_title": offering.course.title,
         "offering_dates": offering.date_label,
-        "manage_url": links.manage_url(registration),
+        "manage_url": manage_url or links.manage_url(registration),
         "meeting_url": meeting or "(the meeting link follows before the class)",
     }
 
@@ -134,9 +143,12 @@ def recipients(broadcast: Broadcast) -> QuerySet[Registration]:
     )
 
 
-def message_context(broadcast: Broadcast, registration: Registration) -> dict:
-    """The outbox context of one recipient's message (``templates/emails/broadcast``)."""
-    values = placeholder_values(registration)
+def message_context(
+    broadcast: Broadcast, registration: Registration, *, manage_url: str = ""
+) -> dict:
+    """The outbox context of one recipient's message (``templates/emails/broadcast``);
+    ``manage_url`` as in ``placeholder_values``."""
+    values = placeholder_values(registration, manage_url=manage_url)
     return {
         "broadcast": broadcast.pk,
         "subject": substitute(broadcast.subject, values),
@@ -148,11 +160,12 @@ def message_context(broadcast: Broadcast, registration: Registration) -> dict:
 def refresh_context(email: OutboundEmail) -> dict:
     """Outbox hook: placeholders take their values when the message is sent, not when it was
     queued, so a recipient who is no longer confirmed by their turn does not get the meeting
-    link."""
+    link, and the manage link is made only now (``notices.manage_url_for``: for the address the
+    message goes to), never stored."""
     broadcast = Broadcast.objects.filter(pk=email.context.get("broadcast")).first()
     if broadcast is None or email.registration is None:
         return email.context
-    return message_context(broadcast, email.registration)
+    return message_context(broadcast, email.registration, manage_url=manage_url_for(email))
 
 
 BROADCAST = register_kind(
@@ -181,8 +194,10 @@ class Preview:
 
 
 def preview(broadcast: Broadcast, registration: Registration | None = None) -> Preview | None:
-    """Render the message for ``registration`` (default: the first recipient) exactly as it will
-    be sent; None when there is no recipient. Raises ValidationError for unknown placeholders."""
+    """Render the message for ``registration`` (default: the first recipient) as it will be
+    sent, but with ``PREVIEW_MANAGE_URL`` for the recipient's manage link: staff never see a
+    working one. None when there is no recipient. Raises ValidationError for unknown
+    placeholders."""
     registration = registration or recipients(broadcast).first()
     if registration is None:
         return None
@@ -190,7 +205,7 @@ def preview(broadcast: Broadcast, registration: Registration | None = None) -> P
         to_email=registration.email,
         to_name=registration.full_name,
         template="emails/broadcast",
-        context=message_context(broadcast, registration),
+        context=message_context(broadcast, registration, manage_url=PREVIEW_MANAGE_URL),
     )
     subject, text, html = render_email(row)
     return Preview(registration, subject, text, html)
@@ -235,7 +250,7 @@ def broadcast_send(broadcast: Broadcast, *, user: User | None) -> int:
                 to_email=registration.email,
                 to_name=registration.full_name,
                 template="emails/broadcast",
-                context=message_context(locked, registration),
+                context=message_context(locked, registration, manage_url=PERSONAL_LINK),
                 dedupe_key=f"broadcast:{locked.pk}:{registration.pk}",
                 registration=registration,
                 batch=locked.batch_key,

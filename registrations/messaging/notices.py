@@ -4,13 +4,22 @@ Each builds a JSON-safe context and a ``dedupe_key`` and hands the message to th
 (``registrations.messaging.outbox.email_queue``), so it is sent after the surrounding transaction
 commits. Times are written in the offering's zone (Mountain Time) and, when it differs, the
 attendee's. Each kind of message is registered here with the outbox, with its hooks.
-"""
+
+Personal links (``manage_url``, ``leave_url``, ``confirm_url``) are stored as
+``outbox.PERSONAL_LINK`` and made when the message is sent (``with_links``, every kind's
+``refresh_context``), so the email log never holds a working link (``docs/architecture.md``,
+"Security and privacy"). A link is made only for the address the message was queued for: a
+confirmation whose address changed since is skipped (``address_unchanged``), and a manage link goes
+only to the registration's current course or work email (else the page where a new link can be
+requested)."""
 
 import uuid
+from collections.abc import Callable
 from datetime import datetime
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from django.conf import settings
+from django.urls import reverse
 
 from courses.calendar import ics_filename, offering_invitation
 from courses.models import Offering
@@ -21,7 +30,10 @@ from registrations.enums import RegistrationState as S
 from registrations.models import Registration
 
 from .models import OutboundEmail
-from .outbox import email_queue, register_kind
+from .outbox import PERSONAL_LINK, email_queue, register_kind
+
+# Link keys a stored context may hold (as PERSONAL_LINK), made at sending time by ``with_links``.
+LINK_KEYS = ("manage_url", "leave_url", "confirm_url")
 
 
 def confirmed_only(email: OutboundEmail) -> str:
@@ -42,31 +54,103 @@ def active_only(email: OutboundEmail) -> str:
     return ""
 
 
+def address_unchanged(email: OutboundEmail) -> str:
+    """Outbox hook of the confirmation kinds: the link confirms the address it is sent to, so
+    a message queued for an address the registration no longer has is not sent (its link would
+    confirm the new address at the old one). Returns the reason not to send, or ""."""
+    registration = email.registration
+    if registration is None or email.kind not in CONFIRM_LINKS:
+        return ""
+    current = getattr(registration, CONFIRM_LINKS[email.kind][1])
+    if current.strip().lower() != email.to_email.strip().lower():
+        return "the address changed after this message was queued"
+    return ""
+
+
+def request_link_url() -> str:
+    """Absolute URL of the page where an attendee asks for a new manage link."""
+    return f"{settings.SITE_URL}{reverse('registrations:request-link')}"
+
+
+def manage_url_for(email: OutboundEmail) -> str:
+    """The manage link to put in ``email`` now: the registration's own, when the message goes to
+    its current course email or work email; else (the address was corrected since it was
+    queued, or the registration is gone) the page where a new link can be requested."""
+    registration = email.registration
+    if registration is None:
+        return request_link_url()
+    addresses = {registration.email.strip().lower(), registration.work_email.strip().lower()}
+    if email.to_email.strip().lower() not in addresses:
+        return request_link_url()
+    return links.manage_url(registration)
+
+
+def with_links(email: OutboundEmail) -> dict:
+    """Outbox hook (``refresh_context``) of every kind with a personal link: the stored context
+    with each link key it holds (``LINK_KEYS``) made now, for the registration as it is now.
+    A confirmation link is made by ``CONFIRM_LINKS``; the address check is ``address_unchanged``
+    (asked first, when the row is claimed)."""
+    context = dict(email.context)
+    wanted = [key for key in LINK_KEYS if key in context]
+    if not wanted:
+        return context
+    registration = email.registration
+    if "manage_url" in wanted or "leave_url" in wanted:
+        manage = manage_url_for(email)
+        if "manage_url" in wanted:
+            context["manage_url"] = manage
+        if "leave_url" in wanted:
+            own = manage != request_link_url()
+            context["leave_url"] = manage + "leave-waitlist/" if own else manage
+    if "confirm_url" in wanted and registration is not None and email.kind in CONFIRM_LINKS:
+        context["confirm_url"] = CONFIRM_LINKS[email.kind][0](registration)
+    return context
+
+
+def _kind(name: str, label: str, **hooks: Callable[[OutboundEmail], str]) -> str:
+    return register_kind(name, label, refresh_context=with_links, **hooks)
+
+
 class Kind:
     """The kinds of message this module sends, registered with the outbox."""
 
-    CONFIRM_WORK_EMAIL = register_kind("confirm_work_email", "Confirm work email")
-    CONFIRM_NEW_EMAIL = register_kind("confirm_new_email", "Confirm new course email")
-    SUPERVISOR_CONFIRMATION = register_kind(
-        "supervisor_confirmation", "Supervisor confirmation request"
+    CONFIRM_WORK_EMAIL = _kind(
+        "confirm_work_email", "Confirm work email", still_wanted=address_unchanged
     )
-    UNDER_REVIEW = register_kind("under_review", "Eligibility under review")
-    ELIGIBLE = register_kind("eligible", "Eligible")
-    REJECTED = register_kind("rejected", "Not eligible")
-    MANAGE_LINK = register_kind("manage_link", "Manage link")
-    CANCELLED = register_kind("cancelled", "Registration cancelled")
-    WAITLIST_JOINED = register_kind("waitlist_joined", "Joined the waitlist")
-    WAITLIST_OFFER = register_kind("waitlist_offer", "Waitlist seat offer")
-    WAITLIST_LEFT = register_kind("waitlist_left", "Left the waitlist")
-    HOLD_LAPSED = register_kind("hold_lapsed", "Seat hold ended unpaid")
-    PAYMENT_FAILED = register_kind("payment_failed", "Payment failed")
-    REFUND_ISSUED = register_kind("refund_issued", "Refund issued")
+    CONFIRM_NEW_EMAIL = _kind(
+        "confirm_new_email", "Confirm new course email", still_wanted=address_unchanged
+    )
+    SUPERVISOR_CONFIRMATION = _kind(
+        "supervisor_confirmation",
+        "Supervisor confirmation request",
+        still_wanted=address_unchanged,
+    )
+    UNDER_REVIEW = _kind("under_review", "Eligibility under review")
+    ELIGIBLE = _kind("eligible", "Eligible")
+    REJECTED = _kind("rejected", "Not eligible")
+    MANAGE_LINK = _kind("manage_link", "Manage link")
+    CANCELLED = _kind("cancelled", "Registration cancelled")
+    WAITLIST_JOINED = _kind("waitlist_joined", "Joined the waitlist")
+    WAITLIST_OFFER = _kind("waitlist_offer", "Waitlist seat offer")
+    WAITLIST_LEFT = _kind("waitlist_left", "Left the waitlist")
+    HOLD_LAPSED = _kind("hold_lapsed", "Seat hold ended unpaid")
+    PAYMENT_FAILED = _kind("payment_failed", "Payment failed")
+    REFUND_ISSUED = _kind("refund_issued", "Refund issued")
     STAFF_ALERT = register_kind("staff_alert", "Staff alert")
-    CONFIRMATION = register_kind(
+    PAYMENT_ALERT = register_kind("payment_alert", "Staff alert: refused payment event")
+    CONFIRMATION = _kind(
         "confirmation", "Confirmation with calendar invitation", still_wanted=confirmed_only
     )
-    UPDATE = register_kind("update", "Change of time or meeting link", still_wanted=confirmed_only)
-    PLACE_ENDED = register_kind("place_ended", "Place ended (calendar cancellation)")
+    UPDATE = _kind("update", "Change of time or meeting link", still_wanted=confirmed_only)
+    PLACE_ENDED = _kind("place_ended", "Place ended (calendar cancellation)")
+
+
+# The confirmation links, by kind: how each is made and the address it is made for.
+CONFIRM_LINKS: dict[str, tuple[Callable[[Registration], str], str]] = {
+    Kind.CONFIRM_WORK_EMAIL: (links.work_email_url, "work_email"),
+    Kind.CONFIRM_NEW_EMAIL: (links.new_email_url, "pending_email"),
+    Kind.SUPERVISOR_CONFIRMATION: (links.supervisor_url, "supervisor_email"),
+}
 
 
 def attendee_zone(registration: Registration) -> ZoneInfo | None:
@@ -99,27 +183,38 @@ def session_lines(registration: Registration) -> list[str]:
 
 
 def registration_context(registration: Registration) -> dict:
-    """The context every registration email shares (strings only)."""
+    """The context every registration email shares (strings only). ``manage_url`` is
+    ``PERSONAL_LINK`` here: ``with_links`` makes the link when the message is sent."""
     offering = registration.offering
     return {
         "first_name": registration.first_name,
         "course_title": offering.course.title,
         "offering_label": f"{offering.date_label}, {offering.get_part_of_day_display().lower()}",
         "sessions": session_lines(registration),
-        "manage_url": links.manage_url(registration),
+        "manage_url": PERSONAL_LINK,
         "employer_name": registration.employer_name,
     }
 
 
 def _queue(
-    registration: Registration, kind: str, key: str, to: str = "", to_name: str = "", **context
+    registration: Registration,
+    kind: str,
+    key: str,
+    to: str = "",
+    to_name: str = "",
+    *,
+    manage_link: bool = True,
+    **context,
 ) -> None:
+    shared = registration_context(registration)
+    if not manage_link:  # a message to someone else than the attendee carries no manage link
+        del shared["manage_url"]
     email_queue(
         kind=kind,
         to_email=to or registration.email,
         to_name=to_name or registration.full_name,
         template=f"emails/{kind}",
-        context={**registration_context(registration), **context},
+        context={**shared, **context},
         dedupe_key=key,
         registration=registration,
     )
@@ -245,7 +340,7 @@ def send_work_email_confirmation(registration: Registration) -> None:
         Kind.CONFIRM_WORK_EMAIL,
         f"confirm-work-email:{registration.pk}:{uuid.uuid4().hex}",
         to=registration.work_email,
-        confirm_url=links.work_email_url(registration),
+        confirm_url=PERSONAL_LINK,
         work_email=registration.work_email,
     )
 
@@ -257,7 +352,7 @@ def send_new_email_confirmation(registration: Registration) -> None:
         Kind.CONFIRM_NEW_EMAIL,
         f"confirm-new-email:{registration.pk}:{uuid.uuid4().hex}",
         to=registration.pending_email,
-        confirm_url=links.new_email_url(registration),
+        confirm_url=PERSONAL_LINK,
         new_email=registration.pending_email,
     )
 
@@ -270,7 +365,8 @@ def send_supervisor_request(registration: Registration) -> None:
         f"supervisor:{registration.pk}:{registration.supervisor_email.lower()}",
         to=registration.supervisor_email,
         to_name=registration.supervisor_name,
-        confirm_url=links.supervisor_url(registration),
+        manage_link=False,
+        confirm_url=PERSONAL_LINK,
         supervisor_name=registration.supervisor_name,
         registrant_name=registration.full_name,
     )
@@ -308,7 +404,7 @@ def send_waitlist_joined(registration: Registration, position: int | None) -> No
         Kind.WAITLIST_JOINED,
         f"waitlist-joined:{registration.pk}:{registration.waitlisted_at:%s}",
         position=position or "",
-        leave_url=links.manage_url(registration) + "leave-waitlist/",
+        leave_url=PERSONAL_LINK,
     )
 
 
@@ -343,7 +439,7 @@ def send_waitlist_offer(registration: Registration) -> None:
         Kind.WAITLIST_OFFER,
         f"waitlist-offer:{registration.pk}:{offer_ends:%s}",
         offer_ends=moment_label(registration, offer_ends),
-        leave_url=links.manage_url(registration) + "leave-waitlist/",
+        leave_url=PERSONAL_LINK,
     )
 
 
@@ -400,10 +496,37 @@ def send_staff_alert(registration: Registration, reason: str) -> None:
         f"staff-alert:{registration.pk}:{uuid.uuid5(uuid.NAMESPACE_URL, reason).hex}",
         to=settings.TRAINING_ADMIN_EMAIL,
         to_name="Training administration",
+        manage_link=False,
         reason=reason,
         registrant_name=registration.full_name,
         registrant_email=registration.email,
         admin_url=f"{settings.SITE_URL}/admin/registrations/registration/{registration.pk}/change/",
+    )
+
+
+def send_payment_alert(event_id: str, event_type: str, reason: str) -> None:
+    """Tell the training administration that a signed Stripe event was refused and changed
+    nothing, when it names no registration citreg can trust (a Checkout Session citreg did not
+    create, money for a PaymentIntent that is not citreg's). Once per event: the dedupe key is
+    the event id.
+
+    Args:
+        event_id: Stripe's event id (``evt_…``), as stored in ``WebhookEvent.stripe_event_id``.
+        event_type: e.g. ``checkout.session.completed``.
+        reason: why it was refused (plain text; no personal data).
+    """
+    email_queue(
+        kind=Kind.PAYMENT_ALERT,
+        to_email=settings.TRAINING_ADMIN_EMAIL,
+        to_name="Training administration",
+        template=f"emails/{Kind.PAYMENT_ALERT}",
+        dedupe_key=f"payment-alert:{event_id}",
+        context={
+            "event_id": event_id,
+            "event_type": event_type,
+            "reason": reason,
+            "admin_url": f"{settings.SITE_URL}/admin/registrations/webhookevent/?q={event_id}",
+        },
     )
 
 

@@ -19,9 +19,17 @@ sweeper.
 Delivery is at-least-once: a message goes out twice only if a worker dies between the SMTP server
 accepting it and the row being marked sent. Retry rules follow RFC 5321 §4.2.1 (4yz transient,
 5yz permanent).
-"""
+
+The outbox keeps no bearer token (``docs/architecture.md``, "Security and privacy"). A personal link
+(any URL carrying a value signed by ``django.core.signing``, as every attendee and supervisor link
+is) works for whoever holds it, so it must not sit where staff can read it: ``email_queue`` stores
+the context with such links replaced by ``PERSONAL_LINK`` (senders put the placeholder there
+themselves and make the real link in their ``refresh_context`` hook, at sending time), and
+``email_send`` stores the subject and bodies that went out with the links replaced too
+(``redact_secrets``)."""
 
 import logging
+import re
 import smtplib
 import socket
 from collections.abc import Callable
@@ -44,6 +52,37 @@ logger = logging.getLogger("citreg.email")
 
 Status = OutboundEmail.Status
 SUBJECT_MAX = 200
+
+PERSONAL_LINK = "[personal link]"
+# A value signed by ``django.core.signing``: "<payload>[:<timestamp>]:<signature>", the signature
+# being 43 URL-safe base64 characters (HMAC-SHA256 without padding).
+_SIGNED = re.compile(r"[A-Za-z0-9_.\-]+(?::[A-Za-z0-9]+)?:[A-Za-z0-9_\-]{43}(?![A-Za-z0-9_\-])")
+_URL = re.compile(r"https?://[^\s<>\"'`]+")
+
+
+def redact_secrets(text: str) -> str:
+    """``text`` with every URL that carries a signed value, and any signed value left outside a
+    URL, replaced by ``PERSONAL_LINK``. Other URLs (the site, a meeting link) are kept.
+
+    The rule for every place staff read what citreg sent or received: email bodies and
+    contexts, previews, webhook payloads.
+    """
+
+    def url(match: re.Match) -> str:
+        return PERSONAL_LINK if _SIGNED.search(match.group(0)) else match.group(0)
+
+    return _SIGNED.sub(PERSONAL_LINK, _URL.sub(url, text))
+
+
+def redact_value(value: object) -> object:
+    """``redact_secrets`` applied to every string inside a JSON-like value (dicts, lists)."""
+    if isinstance(value, str):
+        return redact_secrets(value)
+    if isinstance(value, dict):
+        return {key: redact_value(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [redact_value(item) for item in value]
+    return value
 
 
 @dataclass(frozen=True)
@@ -133,6 +172,8 @@ def email_queue(
         dedupe_key: unique per message; the same key again returns the existing row and sends
             nothing new.
         context: JSON-serialisable template context (ids and strings, not model instances).
+            Personal links are stored as ``PERSONAL_LINK`` (``redact_secrets``): a kind whose
+            message carries one makes it in its ``refresh_context`` hook.
         to_name: the recipient's display name (any script; line breaks are removed).
         attachments: ``[{"filename", "content_type", "content"}]`` with text content; a
             content type with parameters (``"text/calendar; method=REQUEST"``) keeps them.
@@ -152,7 +193,7 @@ def email_queue(
         "to_email": to_email.strip(),
         "to_name": clean_header(to_name),
         "template": template,
-        "context": context or {},
+        "context": _stored_context(kind, context or {}),
         "attachments": attachments or [],
         "registration": registration,
         "batch": batch,
@@ -166,10 +207,21 @@ def email_queue(
     except IntegrityError:  # Another transaction created the same key first.
         email, created = OutboundEmail.objects.get(dedupe_key=dedupe_key), False
     if created:
-        logger.info("email.queued id=%s kind=%s to=%s", email.pk, kind, email.to_email)
+        logger.info(
+            "email.queued id=%s kind=%s registration=%s", email.pk, kind, email.registration_id
+        )
         if publish:
             transaction.on_commit(lambda: enqueue_send(email.pk))
     return Queued(email, created)
+
+
+def _stored_context(kind: str, context: dict) -> dict:
+    """The context as stored: without personal links. A sender that passed one has a bug (the
+    message would go out with the placeholder unless its hook makes the link): logged."""
+    stored = redact_value(context)
+    if stored != context:
+        logger.warning("email.context_had_personal_link kind=%s", kind)
+    return stored  # type: ignore[return-value]
 
 
 def enqueue_send(email_id: int, countdown: float = 0) -> bool:
@@ -243,8 +295,8 @@ def _claim(email_id: int, now: datetime) -> OutboundEmail | None:
             email.status = Status.FAILED
             email.last_error = email.last_error or "Gave up: the attempts limit was reached."
             email.save(update_fields=["status", "last_error", "updated_at"])
-            logger.error("email.failed id=%s kind=%s to=%s reason=attempts", email.pk,
-                         email.kind, email.to_email)  # fmt: skip
+            logger.error("email.failed id=%s kind=%s registration=%s reason=attempts", email.pk,
+                         email.kind, email.registration_id)  # fmt: skip
             return None
         email.status = Status.SENDING
         email.sending_started_at = now
@@ -358,19 +410,19 @@ def email_send(email_id: int) -> SendResult:
     OutboundEmail.objects.filter(pk=email.pk).update(
         status=Status.SENT,
         sent_at=timezone.now(),
-        subject=subject,
-        text_body=text,
-        html_body=html,
+        subject=redact_secrets(subject),
+        text_body=redact_secrets(text),
+        html_body=redact_secrets(html),
         provider_message_id=message.extra_headers["Message-ID"],
         last_error="",
         next_attempt_at=None,
         updated_at=timezone.now(),
     )
     logger.info(
-        "email.sent id=%s kind=%s to=%s attempt=%s",
+        "email.sent id=%s kind=%s registration=%s attempt=%s",
         email.pk,
         email.kind,
-        email.to_email,
+        email.registration_id,
         email.attempts,
     )
     return SendResult("sent")
@@ -388,10 +440,10 @@ def _record_failure(email: OutboundEmail, error: BaseException) -> SendResult:
             updated_at=timezone.now(),
         )
         logger.warning(
-            "email.retry id=%s kind=%s to=%s attempt=%s in=%ss error=%s",
+            "email.retry id=%s kind=%s registration=%s attempt=%s in=%ss error=%s",
             email.pk,
             email.kind,
-            email.to_email,
+            email.registration_id,
             email.attempts,
             int(delay.total_seconds()),
             error.__class__.__name__,
@@ -404,10 +456,10 @@ def _record_failure(email: OutboundEmail, error: BaseException) -> SendResult:
         updated_at=timezone.now(),
     )
     logger.error(
-        "email.failed id=%s kind=%s to=%s attempt=%s permanent=%s error=%s",
+        "email.failed id=%s kind=%s registration=%s attempt=%s permanent=%s error=%s",
         email.pk,
         email.kind,
-        email.to_email,
+        email.registration_id,
         email.attempts,
         not temporary,
         error.__class__.__name__,

@@ -39,12 +39,15 @@ from registrations.enums import RegistrationState as S
 from registrations.models import Registration
 
 from .models import OutboundEmail
-from .notices import attendee_context, confirmed_only
+from .notices import attendee_context, confirmed_only, with_links
 from .outbox import email_queue, register_kind
 
 logger = logging.getLogger("citreg.reminders")
 
-REMINDER = register_kind("reminder", "Reminder", still_wanted=confirmed_only)
+# The manage link is made when the reminder is sent (``notices.with_links``), never stored.
+REMINDER = register_kind(
+    "reminder", "Reminder", still_wanted=confirmed_only, refresh_context=with_links
+)
 
 
 @dataclass(frozen=True)

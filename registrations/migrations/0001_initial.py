@@ -27,7 +27,7 @@ We use it to confirm your eligibility, to take payment (card details go directly
 
 Accessibility needs are visible only to the staff who arrange accommodations. We email your supervisor only if you named them and we need them to confirm your employment.
 
-We keep registration records for as long as we need them to answer questions about certificates and payments, and then delete them. To see, correct or delete your data, write to the training administration."""
+We keep each kind of data only for the period listed below under \"How long we keep your data\", then remove or anonymise it. To see or correct your data, or to ask us to erase it sooner, write to the training administration."""
 
 
 def create_pages(apps, schema_editor):

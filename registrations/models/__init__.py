@@ -5,6 +5,7 @@ The payment models live in ``registrations.payments.models`` and the outbox's in
 so the app keeps one label (``registrations``) and its table names.
 """
 
+from .access import StaffAccess
 from .agency import AgencyDomain
 from .broadcast import Broadcast
 from .policy import PolicyPage
@@ -18,5 +19,6 @@ __all__ = [
     "Registration",
     "RegistrationEvent",
     "RegistrationUnderReview",
+    "StaffAccess",
     "User",
 ]

@@ -4,8 +4,15 @@ No money moves before eligibility is settled: only eligible registrants (or thos
 after a hold lapsed, or holding a waitlist offer) get here. The hold is committed before Stripe is
 called; a failed Stripe call frees it. Only one Checkout Session per registration is open at a
 time: earlier open sessions are expired at Stripe before a new one is made.
+
+Each Payment gets a fresh secret ``nonce`` (``secrets.token_urlsafe``) which is written, with the
+registration's and the payment's ids, into the session's metadata (and its PaymentIntent's). It
+is how ``payments.settlement`` recognises a session citreg created but never stored (a crash
+between Stripe's answer and our save); ``client_reference_id`` is sent for Stripe's dashboard
+only and never trusted (``docs/architecture.md``, "Security and privacy").
 """
 
+import secrets
 import time
 import uuid
 from datetime import datetime, timedelta
@@ -110,9 +117,9 @@ def expire_open_sessions(registration: Registration) -> None:
 
 
 def _create_session(registration: Registration, session_end: datetime) -> str:
-    """Record a new Payment (the database allows one creating-or-open per registration, so a
-    double click cannot open two checkouts), then create its session at Stripe with the
-    payment's own idempotency key."""
+    """Record a new Payment with its nonce (the database allows one creating-or-open per
+    registration, so a double click cannot open two checkouts), then create its session at
+    Stripe with the payment's own idempotency key and the metadata that identifies it."""
     offering = registration.offering
     course = offering.course
     try:
@@ -123,10 +130,11 @@ def _create_session(registration: Registration, session_end: datetime) -> str:
                 currency=course.currency,
                 expires_at=session_end,
                 idempotency_key=f"checkout:{registration.pk}:{uuid.uuid4().hex}",
+                nonce=secrets.token_urlsafe(32),
             )
     except IntegrityError:
         return _wait_for_concurrent_checkout(registration)
-    manage = links.manage_path(registration)
+    manage = links.manage_page_path(registration)  # token-less: the session grant opens it
     try:
         session = gateway().checkout_session_create(
             amount_cents=payment.amount_cents,
@@ -135,7 +143,12 @@ def _create_session(registration: Registration, session_end: datetime) -> str:
             f"{offering.get_part_of_day_display().lower()}",
             customer_email=registration.email,
             client_reference_id=str(registration.pk),
-            metadata={"registration": str(registration.pk), "offering": str(offering.pk)},
+            metadata={
+                "registration": str(registration.pk),
+                "payment": str(payment.pk),
+                "nonce": payment.nonce,
+                "offering": str(offering.pk),
+            },
             expires_at=session_end,
             success_url=f"{settings.SITE_URL}{manage}payment/?session_id={{CHECKOUT_SESSION_ID}}",
             cancel_url=f"{settings.SITE_URL}{manage}",

@@ -79,8 +79,16 @@ class PaymentGateway(Protocol):
         PaymentProviderError."""
         ...
 
+    def payment_intent_metadata(self, payment_intent_id: str) -> dict[str, str]:
+        """The metadata of a PaymentIntent (citreg writes its checkout metadata there too), or
+        ``{}`` when the provider does not know it. Raises PaymentProviderError when
+        unreachable."""
+        ...
+
     def parse_event(self, body: bytes, signature_header: str | None) -> dict:
-        """Verify a webhook request and return the event as a plain dict. Raises BadWebhook."""
+        """Verify a webhook request and return the event as a plain dict whose ``id`` and
+        ``type`` are strings (the rest is checked by ``payments.webhooks`` and
+        ``payments.settlement``). Raises BadWebhook."""
         ...
 
 

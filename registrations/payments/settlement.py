@@ -3,17 +3,44 @@ refunded, disputed. Called by the webhook dispatcher (``payments.webhooks``) wit
 objects as plain dicts; every function is idempotent and order-independent, so Stripe's
 duplicate or reordered deliveries give the same end state.
 
-Money that arrives for a registration that cannot take it (cancelled, waitlisted, already paid,
-or a late payment with no seat left) is refunded in full automatically and flagged for staff.
-Locks follow ``registrations.locking``'s order: offering, payment, registration
-(``ledger.lock_payment``).
+**Trust (``docs/architecture.md``, "Security and privacy"): citreg acts only on money it can prove
+it asked for.** Anyone with access to the same Stripe account (a Payment Link accepts
+``?client_reference_id=``) can make Stripe send signed events, so a signature proves only that
+Stripe sent the event, not that it is citreg's.
+
+- A Checkout Session whose id citreg stored is its own; its ``amount_total`` and ``currency``
+  must still equal the Payment's ``amount_cents`` and ``currency``.
+- A session whose id citreg never stored (a crash between Stripe's answer and our save) is
+  adopted only when its ``metadata``, written by ``checkout`` at creation (``registration``,
+  ``payment`` and the per-payment ``nonce``), names a Payment citreg created that has no session
+  yet (``creating`` or ``failed``) and its amount and currency equal that Payment's. That
+  Payment row gets the session id; no Payment is ever made from an event's own amount.
+  ``client_reference_id`` is never trusted.
+- A charge or dispute is citreg's when its PaymentIntent is one citreg recorded from its own
+  session. An unknown PaymentIntent whose metadata (asked of the gateway: charges do not carry
+  it) names a Payment still waiting for its completion raises ``NotYetKnown``, so Stripe
+  delivers it again after the completion and the order of deliveries does not matter.
+- Anything else raises ``Refused``: ``payments.webhooks`` records the event as refused, rolls
+  back whatever the handler did and calls ``report_refused`` (staff are alerted once), and no
+  registration changes; no money citreg cannot prove is its own is refunded. A signed object
+  whose fields are missing or of the wrong type raises ``Malformed``, recorded the same way.
+
+Money that arrives for a registration of citreg's that cannot take it (cancelled, waitlisted,
+already paid, or a late payment with no seat left) is refunded in full automatically and
+flagged for staff. Locks follow ``registrations.locking``'s order: offering, payment,
+registration (``ledger.lock_payment``). Logs name registrations, payments and Stripe objects by
+id, never by email address.
 """
 
 import logging
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import datetime
 from functools import partial
+from typing import Any
 
-from django.db import IntegrityError, transaction
+from django.db import transaction
 from django.utils import timezone
 
 from registrations.enums import LIVE_PAYMENT_STATUSES, OPEN_CHECKOUT_STATUSES
@@ -24,54 +51,235 @@ from registrations.seats import booking, queries
 from registrations.transitions import Actor, registration_note, registration_transition
 
 from . import attention, checkout, refunds
+from .gateway import gateway
 from .ledger import lock_payment, refunded_total
 from .models import Payment
 
 logger = logging.getLogger("citreg.payments")
 
+# What Stripe's ids, our metadata values and Stripe's codes look like; anything else in those
+# fields is malformed (and could not be stored or searched: PostgreSQL refuses NUL characters).
+_STRIPE_ID = re.compile(r"[A-Za-z0-9_]{1,255}")
+_CODE = re.compile(r"[A-Za-z0-9_]{1,100}")
+_ROW_ID = re.compile(r"[1-9][0-9]{0,17}")
+_NONCE = re.compile(r"[A-Za-z0-9_-]{16,64}")
+# A session citreg created but whose id it never stored: created, or marked failed when Stripe's
+# answer was lost; it may still be paid.
+ADOPTABLE_STATUSES = (Payment.Status.CREATING, Payment.Status.FAILED)
+# A payment of citreg's whose PaymentIntent is not recorded yet (its completion is to come).
+AWAITING_INTENT_STATUSES = (Payment.Status.CREATING, Payment.Status.OPEN, Payment.Status.FAILED)
+
 
 class NotYetKnown(Exception):  # noqa: N818
-    """The event refers to a payment we have not heard of yet (Stripe may deliver
-    ``charge.refunded`` before ``checkout.session.completed``): answer so Stripe retries."""
+    """The event refers to a payment of citreg's whose completion has not arrived yet (Stripe
+    may deliver ``charge.refunded`` before ``checkout.session.completed``): answer so Stripe
+    retries."""
 
 
-def _payment_for_session(session: dict) -> Payment | None:
-    """The Payment of a Checkout Session; if we never stored its id (a crash between Stripe's
-    answer and our save), adopt it by ``client_reference_id`` so no payment is lost."""
-    payment = Payment.objects.filter(stripe_checkout_session_id=session["id"]).first()
-    if payment is not None:
-        return payment
-    reference = str(session.get("client_reference_id") or "")
-    registration = (
-        Registration.objects.filter(pk=int(reference)).first() if reference.isdigit() else None
-    )
-    if registration is None:
-        logger.warning("payments.unknown_session session=%s", session["id"])
+class Refused(Exception):  # noqa: N818
+    """The event is not about money citreg asked for; it must change nothing.
+
+    ``reason`` (plain text, ids only) is recorded with the event; ``registration_id`` names the
+    registration of a Payment citreg created that the event claims to pay (staff are alerted
+    on it), or is None when nothing in the event can be trusted.
+    """
+
+    def __init__(self, reason: str, registration_id: int | None = None):
+        self.reason = reason
+        self.registration_id = registration_id
+        super().__init__(reason)
+
+
+class Malformed(Exception):  # noqa: N818
+    """A signed object without the fields, or with fields of other types, than its event type
+    has (Stripe's API reference); it must change nothing. The message names the field."""
+
+
+def _shown(value: object) -> str:
+    """A value of an event in a message (plain text, safe to store and log): short codes and
+    numbers as they are, anything else by its JSON type."""
+    if isinstance(value, str) and _CODE.fullmatch(value) and len(value) <= 40:
+        return repr(value)
+    if isinstance(value, int) and not isinstance(value, bool) and abs(value) < 10**15:
+        return str(value)
+    kinds = {type(None): "missing", bool: "a boolean", str: "text", dict: "an object"}
+    return kinds.get(type(value), "a list" if isinstance(value, list) else "a number")
+
+
+def _read(
+    obj: dict, key: str, valid: Callable[[Any], bool], what: str, *, nullable: bool = False
+) -> Any:
+    """``obj[key]`` when ``valid`` (or None when ``nullable`` and absent or null).
+
+    Raises: Malformed naming the field and what it should be.
+    """
+    value = obj.get(key)
+    if value is None and nullable:
         return None
-    fields = {
-        "registration": registration,
-        "amount_cents": session.get("amount_total") or registration.offering.course.tuition_cents,
-        "currency": session.get("currency") or "usd",
-        "idempotency_key": f"adopted:{session['id']}",
-        "stripe_checkout_session_id": session["id"],
-    }
-    try:
-        with transaction.atomic():
-            return Payment.objects.create(status=Payment.Status.OPEN, **fields)
-    except IntegrityError:  # another checkout of this registration is open
-        return Payment.objects.create(status=Payment.Status.EXPIRED, **fields)
+    if value is None or not valid(value):
+        raise Malformed(f"{key} is {_shown(value)}, not {what}")
+    return value
+
+
+def _is_id(value: Any) -> bool:
+    return isinstance(value, str) and _STRIPE_ID.fullmatch(value) is not None
+
+
+def _is_cents(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and value >= 0
+
+
+def _is_code(value: Any) -> bool:
+    return isinstance(value, str) and _CODE.fullmatch(value) is not None
+
+
+def _is_metadata(value: Any) -> bool:
+    return isinstance(value, dict) and all(isinstance(v, str) for v in value.values())
+
+
+@dataclass(frozen=True)
+class SessionFacts:
+    """What citreg reads of a Checkout Session object (amounts in the currency's cents)."""
+
+    id: str
+    amount_total: int | None
+    currency: str | None
+    payment_status: str
+    payment_intent: str | None
+    metadata: dict[str, str]
+
+
+def session_facts(session: dict) -> SessionFacts:
+    """Read a Checkout Session object (https://docs.stripe.com/api/checkout/sessions/object).
+
+    Raises: Malformed when a field citreg uses is missing or of the wrong type.
+    """
+    return SessionFacts(
+        id=_read(session, "id", _is_id, "a Stripe id"),
+        amount_total=_read(session, "amount_total", _is_cents, "whole cents", nullable=True),
+        currency=_read(session, "currency", lambda v: isinstance(v, str), "text", nullable=True),
+        payment_status=_read(session, "payment_status", _is_code, "a status code"),
+        payment_intent=_read(session, "payment_intent", _is_id, "a Stripe id", nullable=True),
+        metadata=_read(session, "metadata", _is_metadata, "metadata", nullable=True) or {},
+    )
+
+
+def _check_amount(payment: Payment, facts: SessionFacts) -> None:
+    """Raises Refused when the session's amount or currency is not what citreg stored."""
+    currency = facts.currency.lower() if facts.currency is not None else None
+    if facts.amount_total != payment.amount_cents or currency != payment.currency.lower():
+        raise Refused(
+            f"Checkout Session {facts.id} has amount_total {_shown(facts.amount_total)} and "
+            f"currency {_shown(currency)}, but payment {payment.pk} is for "
+            f"{payment.amount_cents} {payment.currency}",
+            registration_id=payment.registration_id,
+        )
+
+
+def _named_by_metadata(metadata: dict[str, str], **conditions: Any) -> Payment | None:
+    """The Payment citreg created that ``metadata`` names (registration, payment and nonce all
+    equal to what ``checkout`` wrote), among those matching ``conditions``; or None."""
+    registration, payment, nonce = (
+        metadata.get(key) for key in ("registration", "payment", "nonce")
+    )
+    if not (
+        isinstance(registration, str)
+        and isinstance(payment, str)
+        and isinstance(nonce, str)
+        and _ROW_ID.fullmatch(registration)
+        and _ROW_ID.fullmatch(payment)
+        and _NONCE.fullmatch(nonce)
+    ):
+        return None
+    return Payment.objects.filter(
+        pk=int(payment), registration_id=int(registration), nonce=nonce, **conditions
+    ).first()
+
+
+def _payment_for_session(facts: SessionFacts) -> Payment:
+    """The Payment of a Checkout Session citreg created (adopting one whose id it never stored,
+    under the rule of this module's docstring).
+
+    Raises: Refused when the session is not citreg's or its amount or currency differ.
+    """
+    payment = Payment.objects.filter(stripe_checkout_session_id=facts.id).first()
+    if payment is not None:
+        _check_amount(payment, facts)
+        return payment
+    payment = _named_by_metadata(
+        facts.metadata, stripe_checkout_session_id__isnull=True, status__in=ADOPTABLE_STATUSES
+    )
+    if payment is None:
+        raise Refused(
+            f"Checkout Session {facts.id} was not created by citreg: its id is not stored and "
+            "its metadata names no payment of citreg's awaiting a session"
+        )
+    _check_amount(payment, facts)
+    adopted = Payment.objects.filter(pk=payment.pk, stripe_checkout_session_id__isnull=True).update(
+        stripe_checkout_session_id=facts.id, updated_at=timezone.now()
+    )
+    if adopted:
+        logger.warning(
+            "payments.session_adopted session=%s payment=%s registration=%s",
+            facts.id, payment.pk, payment.registration_id,
+        )  # fmt: skip
+    return Payment.objects.get(pk=payment.pk)
 
 
 def _payment_for_intent(obj: dict) -> Payment:
     """The Payment of a charge or dispute, by its PaymentIntent.
 
-    Raises: NotYetKnown when we have not recorded that PaymentIntent yet.
+    Raises:
+        Malformed: ``payment_intent`` is not a Stripe id.
+        NotYetKnown: the PaymentIntent's metadata names a payment of citreg's whose completion
+            has not been processed yet.
+        Refused: the PaymentIntent is not citreg's.
+        PaymentProviderError: Stripe could not be asked about an unknown PaymentIntent.
     """
-    intent = obj.get("payment_intent") or ""
-    payment = Payment.objects.filter(stripe_payment_intent_id=intent).first() if intent else None
-    if payment is None:
-        raise NotYetKnown(f"no payment for payment_intent {intent!r} yet")
-    return payment
+    intent = _read(obj, "payment_intent", _is_id, "a Stripe id", nullable=True)
+    if intent is None:
+        raise Refused(f"{_shown(obj.get('id'))} has no PaymentIntent, so no Checkout payment")
+    payment = Payment.objects.filter(stripe_payment_intent_id=intent).first()
+    if payment is not None:
+        return payment
+    # Called inside the event's transaction, before any of our rows is locked.
+    metadata = gateway().payment_intent_metadata(intent)
+    awaiting = _named_by_metadata(
+        metadata, stripe_payment_intent_id="", status__in=AWAITING_INTENT_STATUSES
+    )
+    if awaiting is not None:
+        raise NotYetKnown(f"payment {awaiting.pk} has not recorded payment_intent {intent} yet")
+    raise Refused(f"PaymentIntent {intent} is not a payment of citreg's")
+
+
+def report_refused(event_id: str, event_type: str, refusal: Refused) -> None:
+    """Alert staff, once per stored event, that an event was refused and changed nothing.
+
+    When the event concerns a Payment citreg created (``refusal.registration_id``), that
+    registration is flagged (``attention.flag``: its history and an email to the training
+    administration); its state does not change. An event with nothing trustworthy in it names no
+    registration to alert on (a claimed ``client_reference_id`` could point anywhere): the
+    training administration gets one email about the event itself
+    (``notices.send_payment_alert``), it is logged at WARNING and listed as refused among the
+    webhook events in the admin.
+    """
+    logger.warning(
+        "payments.event_refused id=%s type=%s registration=%s reason=%s",
+        event_id, event_type, refusal.registration_id, refusal.reason,
+    )  # fmt: skip
+    registration = (
+        Registration.objects.filter(pk=refusal.registration_id).first()
+        if refusal.registration_id is not None
+        else None
+    )
+    if registration is None:
+        notices.send_payment_alert(event_id, event_type, refusal.reason)
+    else:
+        attention.flag(
+            registration,
+            f"Stripe event {event_id} ({event_type}) was refused and changed nothing: "
+            f"{refusal.reason}.",
+        )
 
 
 def _refund_unwanted(payment: Payment, registration: Registration, why: str) -> None:
@@ -104,14 +312,17 @@ def _record_lapse(registration: Registration) -> Registration:
 
 
 def checkout_completed(session: dict) -> None:
-    """``checkout.session.completed``: paid → confirm; unpaid (delayed method) → processing."""
-    payment = _payment_for_session(session)
-    if payment is None:
-        return
+    """``checkout.session.completed`` (and ``…async_payment_succeeded``): paid → confirm;
+    unpaid (delayed method) → processing.
+
+    Raises: Malformed, Refused (see the module docstring).
+    """
+    facts = session_facts(session)
+    payment = _payment_for_session(facts)
     Payment.objects.filter(pk=payment.pk, stripe_payment_intent_id="").update(
-        stripe_payment_intent_id=session.get("payment_intent") or ""
+        stripe_payment_intent_id=facts.payment_intent or ""
     )
-    if session.get("payment_status") in ("paid", "no_payment_required"):
+    if facts.payment_status in ("paid", "no_payment_required"):
         money_arrived(payment.pk)
     else:
         payment_processing(payment.pk)
@@ -201,10 +412,11 @@ def _expire_other_sessions(paid: Payment) -> None:
 
 def payment_failed(session: dict) -> None:
     """``checkout.session.async_payment_failed``: the pending payment failed; free the seat it
-    was keeping (only if the registration is processing this very payment)."""
-    payment = _payment_for_session(session)
-    if payment is None:
-        return
+    was keeping (only if the registration is processing this very payment).
+
+    Raises: Malformed, Refused (see the module docstring).
+    """
+    payment = _payment_for_session(session_facts(session))
     with transaction.atomic():
         rows = lock_payment(payment.pk)
         payment, registration = rows.payment, rows.registration
@@ -222,10 +434,11 @@ def session_expired(session: dict) -> None:
     """``checkout.session.expired``: close the payment; release the hold only if this was the
     registration's live checkout and it is still unpaid. An abandoned earlier session changes
     nothing, and a waitlist offer (whose session ends before the offer) keeps its seat until the
-    offer itself ends, so the person can start checkout again."""
-    payment = _payment_for_session(session)
-    if payment is None:
-        return
+    offer itself ends, so the person can start checkout again.
+
+    Raises: Malformed, Refused (see the module docstring).
+    """
+    payment = _payment_for_session(session_facts(session))
     with transaction.atomic():
         rows = lock_payment(payment.pk)
         payment, registration = rows.payment, rows.registration
@@ -244,23 +457,26 @@ def session_expired(session: dict) -> None:
 
 
 def charge_refunded(charge: dict) -> None:
-    """``charge.refunded``: bring the payment's refunded total up to ``amount_refunded``.
+    """``charge.refunded``: bring the payment's refunded total up to ``amount_refunded`` (cents).
 
-    Raises: NotYetKnown when the payment is not recorded yet (Stripe retries the delivery).
+    Raises: Malformed, Refused; NotYetKnown when the payment's completion has not arrived yet
+    (Stripe retries the delivery); PaymentProviderError (see ``_payment_for_intent``).
     """
-    refunded_total(_payment_for_intent(charge), int(charge.get("amount_refunded") or 0))
+    _read(charge, "id", _is_id, "a Stripe id")
+    total = _read(charge, "amount_refunded", _is_cents, "whole cents")
+    refunded_total(_payment_for_intent(charge), total)
 
 
 def dispute_created(dispute: dict) -> None:
     """``charge.dispute.created``: flag the registration for staff (once per dispute).
 
-    Raises: NotYetKnown when the payment is not recorded yet (Stripe retries the delivery).
+    Raises: Malformed, Refused; NotYetKnown when the payment's completion has not arrived yet
+    (Stripe retries the delivery); PaymentProviderError (see ``_payment_for_intent``).
     """
+    dispute_id = _read(dispute, "id", _is_id, "a Stripe id")
+    why = _read(dispute, "reason", _is_code, "a reason code", nullable=True)
     payment = _payment_for_intent(dispute)
     registration = payment.registration
-    reason = (
-        f"Payment disputed ({dispute.get('reason') or 'no reason given'}); "
-        f"dispute {dispute.get('id')}."
-    )
+    reason = f"Payment disputed ({why or 'no reason given'}); dispute {dispute_id}."
     if registration.attention_reason != reason:
         attention.flag(registration, reason)

@@ -1,11 +1,14 @@
 """Stripe: the one module that imports ``stripe``, behind ``gateway.PaymentGateway``.
 
-It creates and expires Checkout Sessions, creates refunds, and verifies webhook signatures, through
-the official library with a pinned API version (``STRIPE_API_VERSION``) and an overridable API base
-(``STRIPE_API_BASE``: the local stand-in in development and tests). Nothing else in the project
-knows Stripe's shapes beyond the plain values these methods return.
+It creates and expires Checkout Sessions, creates refunds, reads a PaymentIntent's metadata and
+verifies webhook signatures, through the official library with a pinned API version
+(``STRIPE_API_VERSION``) and an overridable API base (``STRIPE_API_BASE``: the local stand-in in
+development and tests). Nothing else in the project knows Stripe's shapes beyond the plain values
+these methods return; what an event may change is decided by ``payments.settlement``.
 """
 
+import json
+import math
 import time
 from datetime import datetime
 
@@ -134,37 +137,70 @@ class StripeGateway:
             raise _error(exc) from exc
         return refund.id
 
+    def payment_intent_metadata(self, payment_intent_id: str) -> dict[str, str]:
+        """The metadata of a PaymentIntent: what ``checkout_session_create`` wrote into
+        ``payment_intent_data.metadata`` for sessions citreg created (a charge or dispute event
+        carries only the PaymentIntent's id).
+
+        Returns: the metadata (string values), or ``{}`` when Stripe does not know the
+        PaymentIntent (404).
+        Raises: PaymentProviderError when Stripe cannot be reached or refuses otherwise.
+        """
+        try:
+            intent = _client().v1.payment_intents.retrieve(payment_intent_id)
+        except stripe.InvalidRequestError as exc:
+            if exc.http_status == 404:
+                return {}
+            raise _error(exc) from exc
+        except stripe.StripeError as exc:
+            raise _error(exc) from exc
+        metadata = intent.metadata.to_dict() if intent.metadata else {}
+        return {str(key): str(value) for key, value in metadata.items()}
+
     def parse_event(self, body: bytes, signature_header: str | None) -> dict:
         """Verify a webhook request and return the event as a plain dict.
 
         The signature (``Stripe-Signature: t=…,v1=…``, HMAC-SHA256 of ``"{t}.{body}"`` with the
-        endpoint secret) is checked over the raw body, and timestamps older than five minutes are
-        refused (https://docs.stripe.com/webhooks#verify-events).
+        endpoint secret) is checked over the raw body by Stripe's library, and timestamps older
+        than five minutes (or in the future) are refused
+        (https://docs.stripe.com/webhooks#verify-events). Only then is the body parsed, as
+        plain JSON: numbers that are not finite (``NaN``, ``1e999``) and nesting too deep to
+        parse are refused, as is a body that is not an object with a string ``id`` and
+        ``type``. The event's object is checked later, by what uses it (``payments.webhooks``,
+        ``payments.settlement``), so a signed event with a malformed object is recorded.
 
         Raises: BadWebhook.
         """
         if not signature_header or not settings.STRIPE_WEBHOOK_SECRET:
             raise BadWebhook("missing signature or webhook secret")
-        timestamps = [
-            part[2:] for part in signature_header.split(",") if part.strip().startswith("t=")
-        ]
-        if timestamps and timestamps[0].strip().isdigit():
+        parts = [part.strip() for part in signature_header.split(",")]
+        timestamps = [part[2:] for part in parts if part.startswith("t=")]
+        if timestamps and timestamps[0].isascii() and timestamps[0].isdigit():
             if int(timestamps[0]) > time.time() + SIGNATURE_TOLERANCE_SECONDS:
                 raise BadWebhook("signature timestamp in the future")
         try:
-            event = stripe.Webhook.construct_event(
+            stripe.WebhookSignature.verify_header(
                 body, signature_header, settings.STRIPE_WEBHOOK_SECRET,
                 tolerance=SIGNATURE_TOLERANCE_SECONDS,
             )  # fmt: skip
-            data = event.to_dict() if hasattr(event, "to_dict") else dict(event)
-        except (ValueError, TypeError, AttributeError, stripe.SignatureVerificationError) as exc:
+            data = json.loads(body, parse_constant=_refuse_constant, parse_float=_finite_float)
+        except (ValueError, RecursionError, stripe.SignatureVerificationError) as exc:
             raise BadWebhook(str(exc) or exc.__class__.__name__) from exc
-        event_object = (data.get("data") or {}).get("object") if isinstance(data, dict) else None
         if (
-            not isinstance(data.get("id"), str)
+            not isinstance(data, dict)
+            or not isinstance(data.get("id"), str)
             or not isinstance(data.get("type"), str)
-            or not isinstance(event_object, dict)
-            or not isinstance(event_object.get("id"), str)
         ):
             raise BadWebhook("not an event")
         return data
+
+
+def _refuse_constant(name: str) -> float:
+    raise ValueError(f"{name} is not a JSON number")
+
+
+def _finite_float(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value):
+        raise ValueError(f"{text[:20]} is not a finite number")
+    return value

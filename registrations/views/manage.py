@@ -1,4 +1,5 @@
-"""The attendee's manage page (reached by the signed manage link): state, class times, next
+"""The attendee's manage page (reached by the signed manage link, then at its token-less URL
+through the session's grant, see ``confirm.signed_link``): state, class times, next
 step, payment, waitlist, edits and cancellation. Every change is a POST with a named button, and
 each button has its own handler (``BUTTONS``)."""
 
@@ -79,6 +80,11 @@ def _manage_context(registration: Registration, now: datetime) -> dict:
     }
 
 
+def _back(registration: Registration) -> HttpResponse:
+    """After a button: to the token-less manage page (also when the POST came to an old link)."""
+    return redirect(links.manage_page_path(registration))
+
+
 # A button handler answers with a redirect, or with None to show the page again with its form
 # (``forms``) holding the errors.
 Forms = dict[str, DetailsForm | EmailChangeForm]
@@ -93,7 +99,7 @@ def pay(request: HttpRequest, registration: Registration, forms: Forms) -> HttpR
         messages.info(request, "The class just filled up. You can join the waitlist.")
     except checkout.CheckoutUnavailable as exc:
         messages.error(request, exc.message)
-    return redirect(request.path)
+    return _back(registration)
 
 
 def join_waitlist(request: HttpRequest, registration: Registration, forms: Forms) -> HttpResponse:
@@ -103,7 +109,7 @@ def join_waitlist(request: HttpRequest, registration: Registration, forms: Forms
         messages.success(request, "You are on the waitlist.")
     except booking.CannotHold as exc:
         messages.info(request, exc.message)
-    return redirect(request.path)
+    return _back(registration)
 
 
 def leave_waitlist_button(
@@ -115,7 +121,7 @@ def leave_waitlist_button(
         messages.success(request, "You have left the waitlist.")
     except checkout.CheckoutUnavailable as exc:
         messages.error(request, exc.message)
-    return redirect(request.path)
+    return _back(registration)
 
 
 def save_details(
@@ -127,7 +133,7 @@ def save_details(
         return None
     intake.details_update(registration, **form.cleaned_data)
     messages.success(request, "Your details are saved.")
-    return redirect(request.path)
+    return _back(registration)
 
 
 def change_email(
@@ -151,7 +157,7 @@ def change_email(
         )
     else:
         messages.success(request, f"Your course email is {updated.email}.")
-    return redirect(request.path)
+    return _back(registration)
 
 
 def cancel(request: HttpRequest, registration: Registration, forms: Forms) -> HttpResponse:
@@ -171,14 +177,14 @@ def cancel(request: HttpRequest, registration: Registration, forms: Forms) -> Ht
             "We could not reach our payment provider, so nothing was changed. Please try again "
             "in a few minutes.",
         )
-    return redirect(request.path)
+    return _back(registration)
 
 
 def resend(request: HttpRequest, registration: Registration, forms: Forms) -> HttpResponse:
     """ "Send the link again" while the work email is unconfirmed."""
     if intake.resend_work_email_link(registration):
         messages.success(request, f"We sent a new link to {registration.work_email}.")
-    return redirect(request.path)
+    return _back(registration)
 
 
 # The POST field naming the button -> its handler, in the order they are looked for.
@@ -212,7 +218,7 @@ def manage(request: HttpRequest, registration: Registration) -> HttpResponse:
     if request.method == "POST":
         if not registration.is_active:
             messages.error(request, "This registration has ended, so it cannot be changed.")
-            return redirect(request.path)
+            return _back(registration)
         pressed = next((name for name in BUTTONS if name in request.POST), None)
         if pressed in MAILING_BUTTONS and over_limit(
             request, "manage-mail", "RATELIMIT_LINK_REQUEST", key=f"registration:{registration.pk}"
@@ -232,7 +238,8 @@ def manage(request: HttpRequest, registration: Registration) -> HttpResponse:
     )
 
 
-@signed_link(links.MANAGE)
+@require_http_methods(["GET", "HEAD"])
+@signed_link(links.MANAGE, "registrations:payment-page")
 def payment_status(request: HttpRequest, registration: Registration) -> HttpResponse:
     """Where Stripe sends the attendee back. Shows the state from our database (the redirect
     proves nothing) and refreshes every few seconds until the webhook has confirmed it."""
@@ -242,14 +249,14 @@ def payment_status(request: HttpRequest, registration: Registration) -> HttpResp
         "registrations/payment_status.html",
         {
             "registration": registration,
-            "manage_path": links.manage_path(registration),
+            "manage_path": links.manage_page_path(registration),
             "waiting": waiting,
         },
     )
 
 
 @require_http_methods(["GET", "HEAD", "POST"])
-@signed_link(links.MANAGE)
+@signed_link(links.MANAGE, "registrations:leave-waitlist-page")
 def leave_waitlist(request: HttpRequest, registration: Registration) -> HttpResponse:
     """The "leave the waitlist" link from emails: GET shows one button, POST leaves."""
     on_list = registration.state == S.WAITLISTED or (
@@ -261,7 +268,7 @@ def leave_waitlist(request: HttpRequest, registration: Registration) -> HttpResp
             messages.success(request, "You have left the waitlist.")
         except checkout.CheckoutUnavailable as exc:
             messages.error(request, exc.message)
-        return redirect(links.manage_path(registration))
+        return _back(registration)
     return render(
         request,
         "registrations/confirm_action.html",

@@ -4,24 +4,28 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, render
 from django.views.decorators.http import require_http_methods
 
+from citreg.middleware import public_page
 from courses.models import Course
 from registrations import intake
 from registrations.forms import LinkRequestForm
 from registrations.models import PolicyPage
 from registrations.payments import policy as refund_policy
+from registrations.privacy import retention
 
 from .ratelimits import over_limit, too_many_requests
 
 
 @require_http_methods(["GET", "HEAD", "POST"])
 def request_link(request: HttpRequest) -> HttpResponse:
-    """Ask for a fresh manage link by email; answers the same whether or not the email is known."""
+    """Ask for a fresh manage link by email. Known and unknown addresses take the same path (the
+    rate limits, then a task handed to the worker, which looks the address up: no query here
+    depends on it) and get the same page."""
     form = LinkRequestForm(request.POST or None)
     if request.method == "POST":
         if over_limit(request, "link", "RATELIMIT_LINK_REQUEST"):
             return too_many_requests(request)
         if form.is_valid():
-            intake.request_links(form.cleaned_data["email"])
+            intake.request_links_later(form.cleaned_data["email"])
             return render(
                 request,
                 "registrations/link_sent.html",
@@ -35,8 +39,11 @@ def request_link(request: HttpRequest) -> HttpResponse:
     )
 
 
+@public_page
 def policy(request: HttpRequest, slug: str) -> HttpResponse:
-    """The course terms or the privacy notice, as staff wrote them in the admin."""
+    """The course terms or the privacy notice, as staff wrote them in the admin; the refund rules
+    and the retention periods are generated from their settings, so the page cannot disagree
+    with what the code does."""
     page = get_object_or_404(PolicyPage, slug=slug)
     refund_rules = []
     if slug == PolicyPage.Slug.TERMS:
@@ -44,6 +51,9 @@ def policy(request: HttpRequest, slug: str) -> HttpResponse:
             (course, refund_policy.policy_text(refund_policy.policy_for(course)))
             for course in Course.objects.order_by("title")
         ]
+    retention_lines = retention.notice_lines() if slug == PolicyPage.Slug.PRIVACY else []
     return render(
-        request, "registrations/policy.html", {"page": page, "refund_rules": refund_rules}
+        request,
+        "registrations/policy.html",
+        {"page": page, "refund_rules": refund_rules, "retention_lines": retention_lines},
     )

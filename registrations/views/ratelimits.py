@@ -11,6 +11,8 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django_ratelimit.core import is_ratelimited
 
+from registrations import addresses
+
 
 def too_many_requests(request: HttpRequest) -> HttpResponse:
     """The 429 page: what happened and when to try again (``Retry-After``, RFC 6585)."""
@@ -29,11 +31,12 @@ def over_limit(
         group: a name for the counters, e.g. "register".
         rate_setting: the settings name of the per-key rate, e.g. "RATELIMIT_REGISTER"; the
             per-IP rate is ``<rate_setting>_IP``.
-        key: what to count besides the IP (default: the posted "email", lower-cased).
+        key: what to count besides the IP (default: the posted "email" in its normal form,
+            lower-cased, so that ``Bücher`` and ``xn--bcher-kva`` share one counter).
     """
     if not settings.RATELIMIT_ENABLE:
         return False
-    value = key if key is not None else request.POST.get("email", "").strip().lower()
+    value = key if key is not None else addresses.comparable_email(request.POST.get("email", ""))
     by_ip = is_ratelimited(
         request, group=f"{group}:ip", key="ip", rate=getattr(settings, f"{rate_setting}_IP"),
         method="POST", increment=True,

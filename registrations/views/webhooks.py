@@ -1,8 +1,12 @@
 """The Stripe webhook endpoint: verify, hand to ``payments.webhooks``, answer.
 
-Bad or missing signature, stale timestamp or malformed JSON → 400 and nothing changes. A lock
-timeout or a database error answers 503 so Stripe retries (pretix does the same); so does an
-event about a payment not yet known (its introducing event comes first on a retry).
+Bad or missing signature, stale timestamp, a body that is not JSON or not an event with a
+Stripe id and type → 400 and nothing changes. A signed event that is stored answers 200 whatever
+became of it: processed, ignored (a type citreg does not use), refused (not money citreg asked
+for) or malformed (its object lacks what citreg reads); the reason is in the stored event, and
+Stripe stops retrying. A lock timeout, a database error or Stripe being unreachable (asked about
+an unknown PaymentIntent) answers 503 so Stripe retries (pretix does the same); so does an event
+about a payment of citreg's not yet known (its introducing event comes first on a retry).
 """
 
 import logging
@@ -13,7 +17,7 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
 from registrations.payments import settlement
-from registrations.payments.gateway import BadWebhook, gateway
+from registrations.payments.gateway import BadWebhook, PaymentProviderError, gateway
 from registrations.payments.webhooks import handle_event
 
 logger = logging.getLogger("citreg.payments")
@@ -25,13 +29,12 @@ def stripe_webhook(request: HttpRequest) -> HttpResponse:
     """POST /payments/stripe/webhook/ — Stripe's event deliveries."""
     try:
         event = gateway().parse_event(request.body, request.headers.get("Stripe-Signature"))
+        handle_event(event)
     except BadWebhook as exc:
         logger.warning("payments.webhook_rejected reason=%s", exc)
         return HttpResponse("invalid webhook", status=400, content_type="text/plain")
-    try:
-        handle_event(event)
-    except OperationalError:
-        logger.warning("payments.webhook_busy id=%s", event["id"])
+    except (OperationalError, PaymentProviderError) as exc:
+        logger.warning("payments.webhook_busy id=%s reason=%s", event["id"], type(exc).__name__)
         return HttpResponse("busy, retry", status=503, content_type="text/plain")
     except settlement.NotYetKnown as exc:
         # Nothing was stored (the transaction rolled back): Stripe delivers it again later,

@@ -1,6 +1,11 @@
 """Real-browser helpers shared by the pytest plugin (``tests.browser.plugin``) and
 ``devtools/screenshots.py``: how Chromium is launched, the two viewports, and the checks a browser
-test makes on a page (axe accessibility, nothing loaded from another origin, no script errors).
+test makes on a page (axe accessibility, nothing loaded from another origin, no script errors,
+no Content-Security-Policy violation).
+
+Pages are opened with the site's CSP bypassed (Playwright's ``bypass_csp``), because axe-core is
+injected as a script the policy would refuse; a test of the policy itself opens its page with
+``enforce_csp=True`` and asserts ``assert_no_csp_violations``.
 
 Browser tests use Debian's Chromium at ``/usr/bin/chromium`` (``apt-get install -y chromium``);
 Playwright's own browser download is not used.
@@ -32,6 +37,17 @@ VIEWPORTS = {
 }
 AXE_SCRIPT = REPO / "node_modules" / "axe-core" / "axe.min.js"
 BLOCKING_IMPACTS = ("serious", "critical")
+# Chromium's console text for a refused load, a refused form target or a malformed policy header.
+POLICY_CONSOLE_MARKERS = ("Content Security Policy", "Permissions-Policy", "Permissions Policy")
+# Reports each securitypolicyviolation event to Python (``__citregCspViolation`` is exposed by
+# ``new_page``); runs before the page's own scripts, and the page's CSP does not apply to it.
+_REPORT_CSP_VIOLATIONS = """
+document.addEventListener("securitypolicyviolation", (event) => {
+  window.__citregCspViolation(
+    `${event.effectiveDirective} refused ${event.blockedURI || "inline"} on ${event.documentURI}`
+  );
+});
+"""
 INSTALL_HINT = "apt-get update && apt-get install -y chromium"
 
 
@@ -52,8 +68,11 @@ class PageLog:
     """What a page did that tests may want to assert on afterwards."""
 
     origin: str
+    enforce_csp: bool = False
     offsite_requests: list[str] = field(default_factory=list)
     script_errors: list[str] = field(default_factory=list)
+    # CSP violations (events and console reports) and Permissions-Policy header errors.
+    policy_violations: list[str] = field(default_factory=list)
 
 
 _LOGS: WeakKeyDictionary[Page, PageLog] = WeakKeyDictionary()
@@ -79,13 +98,17 @@ def new_page(
     javascript: bool = True,
     timeout_ms: float = 10_000,
     allow: tuple[str, ...] = (),
+    enforce_csp: bool = False,
 ) -> Page:
     """Open a page in a fresh browser context set up like a visitor's device.
 
     ``viewport`` is ``"desktop"`` (1280×900) or ``"phone"`` (390×844, touch, mobile). Requests to
     any origin other than ``base_url``'s are aborted and recorded (see ``page_log``), as are
     uncaught script errors; ``allow`` lists other origins the test itself serves (e.g. the Stripe
-    stand-in's hosted checkout). Close the page's context (``page.context.close()``) when done.
+    stand-in's hosted checkout). The site's Content-Security-Policy is bypassed so axe can be
+    injected, unless ``enforce_csp``: then the browser applies it and every violation is recorded
+    (see ``assert_no_csp_violations``). Close the page's context (``page.context.close()``) when
+    done.
     """
     origin = _origin(base_url)
     allowed = {_origin(url) for url in allow}
@@ -97,10 +120,11 @@ def new_page(
         timezone_id=timezone_id,
         locale=locale,
         java_script_enabled=javascript,
+        bypass_csp=not enforce_csp,
     )
     context.set_default_timeout(timeout_ms)
     page = context.new_page()
-    log = _LOGS[page] = PageLog(origin=origin)
+    log = _LOGS[page] = PageLog(origin=origin, enforce_csp=enforce_csp)
 
     def block_offsite(route) -> None:
         log.offsite_requests.append(route.request.url)
@@ -110,6 +134,18 @@ def new_page(
         lambda url: not is_local(url, origin) and _origin(url) not in allowed, block_offsite
     )
     page.on("pageerror", lambda error: log.script_errors.append(str(error)))
+
+    def record_violation(description: str) -> None:
+        log.policy_violations.append(description)
+
+    context.expose_function("__citregCspViolation", record_violation)
+    context.add_init_script(_REPORT_CSP_VIOLATIONS)
+
+    def record_policy_message(message) -> None:
+        if any(marker in message.text for marker in POLICY_CONSOLE_MARKERS):
+            log.policy_violations.append(f"console: {message.text}")
+
+    page.on("console", record_policy_message)
     return page
 
 
@@ -130,11 +166,26 @@ def assert_no_script_errors(page: Page) -> None:
     assert not errors, "script errors on the page:\n" + "\n".join(errors)
 
 
+def assert_no_csp_violations(page: Page) -> None:
+    """Fail if the browser refused anything under the site's Content-Security-Policy, or
+    reported a malformed Permissions-Policy. Only meaningful on a page opened with
+    ``enforce_csp=True``."""
+    log = page_log(page)
+    assert log.enforce_csp, "open the page with enforce_csp=True to check its CSP"
+    assert not log.policy_violations, "policy violations:\n" + "\n".join(log.policy_violations)
+
+
 def axe_violations(page: Page, impacts: tuple[str, ...] = BLOCKING_IMPACTS) -> list[dict]:
     """Run axe-core (from ``node_modules``, installed by ``npm ci``) on the page as it is now.
 
-    Returns axe's violation objects whose impact is in ``impacts``.
+    axe is injected as a script tag, so the page must have been opened with CSP bypassed (the
+    default of ``new_page``). Returns axe's violation objects whose impact is in ``impacts``.
     """
+    if page in _LOGS and _LOGS[page].enforce_csp:
+        raise ValueError(
+            "axe cannot be injected under the site's CSP: open the page without "
+            "enforce_csp to check accessibility"
+        )
     if not AXE_SCRIPT.exists():
         raise FileNotFoundError(f"{AXE_SCRIPT} is missing: run `npm ci` (`make test` does)")
     if not page.evaluate("() => typeof window.axe === 'object'"):

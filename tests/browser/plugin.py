@@ -51,9 +51,10 @@ def browser() -> Iterator[Browser]:
 @pytest.fixture
 def open_page(request, browser: Browser, live_server) -> Iterator[Callable[..., Page]]:
     """Factory: ``open_page(path, *, viewport="desktop"|"phone", timezone_id="America/Denver",
-    locale="en-US", javascript=True, status=200, allow=())`` returns a page showing ``path`` on
-    the live server (or a blank page when ``path`` is None); ``allow`` adds origins the test
-    serves itself.
+    locale="en-US", javascript=True, status=200, allow=(), enforce_csp=False)`` returns a page
+    showing ``path`` on the live server (or a blank page when ``path`` is None); ``allow`` adds
+    origins the test serves itself; ``enforce_csp`` applies the site's Content-Security-Policy
+    instead of bypassing it (axe cannot run then; see ``harness.new_page``).
 
     The response's HTTP status must equal ``status``. Each page has its own browser context (time
     zone, locale, viewport, JavaScript on or off); all are closed after the test.
@@ -69,6 +70,7 @@ def open_page(request, browser: Browser, live_server) -> Iterator[Callable[..., 
         javascript: bool = True,
         status: int = 200,
         allow: tuple[str, ...] = (),
+        enforce_csp: bool = False,
     ) -> Page:
         page = new_page(
             browser,
@@ -78,6 +80,7 @@ def open_page(request, browser: Browser, live_server) -> Iterator[Callable[..., 
             locale=locale,
             javascript=javascript,
             allow=allow,
+            enforce_csp=enforce_csp,
         )
         pages.append(page)
         if path is not None:

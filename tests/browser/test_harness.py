@@ -1,5 +1,6 @@
-"""The browser harness itself: its checks catch what they are meant to, and a failing test leaves
-a screenshot and the page's HTML behind."""
+"""The browser harness itself: its checks catch what they are meant to (including CSP violations
+on a page that enforces the policy), and a failing test leaves a screenshot and the page's HTML
+behind."""
 
 import pytest
 
@@ -7,6 +8,7 @@ from tests.browser import plugin
 from tests.browser.harness import (
     assert_accessible,
     assert_local_only,
+    assert_no_csp_violations,
     assert_no_script_errors,
     page_log,
 )
@@ -55,3 +57,33 @@ def test_failure_artifacts_are_a_screenshot_and_the_html(open_page, course, tmp_
     assert len(saved) == 2 and all(path.endswith(("page-1.png", "page-1.html")) for path in saved)
     assert (folder / "page-1.png").read_bytes().startswith(b"\x89PNG")
     assert course.title in (folder / "page-1.html").read_text()
+
+
+def test_csp_violations_are_reported_and_axe_refuses_an_enforcing_page(open_page, course):
+    page = open_page(course.get_absolute_url(), enforce_csp=True)
+    assert_no_csp_violations(page)
+    page.evaluate(
+        """() => {
+        const style = document.createElement("style");
+        style.textContent = "p { color: red }";
+        document.head.append(style);
+        const script = document.createElement("script");
+        script.textContent = "window.ran = true";
+        document.body.append(script);
+    }"""
+    )
+    page.wait_for_timeout(300)
+    assert page.evaluate("() => window.ran") is None
+    log = page_log(page).policy_violations
+    assert any("style-src" in line for line in log) and any("script-src" in line for line in log)
+    with pytest.raises(AssertionError, match="style-src"):
+        assert_no_csp_violations(page)
+    with pytest.raises(ValueError, match="axe cannot be injected"):
+        assert_accessible(page)
+
+
+def test_pages_bypass_the_policy_by_default_so_axe_can_be_injected(open_page, course):
+    page = open_page(course.get_absolute_url())
+    page.add_script_tag(content="window.ran = true")
+    assert page.evaluate("() => window.ran") is True
+    assert_accessible(page)

@@ -1,4 +1,4 @@
-"""Contract tests of the Stripe stand-in (issue 6), driven through the official ``stripe`` library
+"""Contract tests of the Stripe stand-in , driven through the official ``stripe`` library
 and plain HTTP, with a small webhook receiver that verifies signatures as an app would.
 
 No database: the stand-in and the receiver run in threads of the test process on free ports.

@@ -52,13 +52,22 @@ def submit(client, offering, django_capture_on_commit_callbacks, **overrides):
         return client.post(register_url(offering), form_data(**overrides))
 
 
+def open_link(client, path: str):
+    """GET an emailed link's ``path`` as a browser does: the token is exchanged for a grant in
+    the client's session and the answer redirects (303) to the page without it, which is
+    returned (its ``request["PATH_INFO"]`` is the token-less path)."""
+    response = client.get(path, follow=True)
+    assert response.redirect_chain and response.redirect_chain[0][1] == 303, response
+    return response
+
+
 def confirm_work_email(client, to, django_capture_on_commit_callbacks):
-    """Open the work-email link last sent to ``to`` (GET shows a button) and press it."""
-    path = link_from_outbox(to, "/r/confirm/")
-    page = client.get(path)
+    """Open the work-email link last sent to ``to`` (GET shows a button) and press it on the
+    token-less page it leads to."""
+    page = open_link(client, link_from_outbox(to, "/r/confirm/"))
     assert page.status_code == 200 and b"Confirm my work email" in page.content
     with django_capture_on_commit_callbacks(execute=True):
-        return client.post(path)
+        return client.post(page.request["PATH_INFO"])
 
 
 def links_in(message: mail.EmailMessage) -> list[str]:

@@ -4,8 +4,10 @@ exactly as Stripe signs them."""
 import json
 import time
 import urllib.request
+import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import timedelta
 
 from django.test import Client
 from django.utils import timezone
@@ -13,6 +15,8 @@ from django.utils import timezone
 from devtools.stripe_standin import Config, StandinServer, sign
 from registrations.models import Registration
 from registrations.payments import checkout
+from registrations.payments.gateway import CheckoutSession, gateway
+from registrations.payments.models import Payment
 from registrations.seats import booking
 from registrations.transitions import Actor, registration_transition
 from tests.registrations.helpers import form_data, open_offering
@@ -150,3 +154,49 @@ def deliver(
     return client.post(
         WEBHOOK, payload, content_type="application/json", HTTP_STRIPE_SIGNATURE=signature
     )
+
+
+def signed_post(client: Client, body: bytes, *, secret: str = WHSEC):
+    """POST raw ``body`` to the app's webhook with a valid signature (any bytes, even not JSON)."""
+    signature = sign(body, secret, int(time.time()))
+    return client.post(
+        WEBHOOK, body, content_type="application/json", HTTP_STRIPE_SIGNATURE=signature
+    )
+
+
+def session_id(checkout_url: str) -> str:
+    """The ``cs_…`` id in a stand-in checkout URL."""
+    return checkout_url.rstrip("/").rsplit("/", 1)[-1]
+
+
+def unstored_session(
+    registration: Registration, *, amount_cents: int = 1, currency: str = "eur",
+    metadata: dict[str, str] | None = None,
+) -> CheckoutSession:  # fmt: skip
+    """A Checkout Session made at the stand-in whose id citreg never stored, naming
+    ``registration`` as ``client_reference_id``: with no ``metadata`` it is foreign (as a
+    Payment Link with ``?client_reference_id=`` on the same account would make it); with
+    ``citreg_metadata(payment)`` it is one citreg created but lost track of."""
+    return gateway().checkout_session_create(
+        amount_cents=amount_cents, currency=currency, product_name="Something else",
+        customer_email="someone@example.org", client_reference_id=str(registration.pk),
+        metadata=metadata or {}, idempotency_key=f"foreign-{uuid.uuid4().hex}",
+        expires_at=timezone.now() + timedelta(hours=1), success_url="https://x.example.org/",
+        cancel_url="https://x.example.org/",
+    )  # fmt: skip
+
+
+def made_up_event(event_type: str, obj: object) -> dict:
+    """A Stripe-shaped event around ``obj`` with a fresh id (sign it with ``deliver``)."""
+    return {
+        "id": f"evt_{uuid.uuid4().hex}", "object": "event", "type": event_type,
+        "created": int(time.time()), "data": {"object": obj},
+    }  # fmt: skip
+
+
+def citreg_metadata(payment: Payment) -> dict[str, str]:
+    """The metadata ``checkout`` writes into the sessions it creates for ``payment``."""
+    return {
+        "registration": str(payment.registration_id), "payment": str(payment.pk),
+        "nonce": payment.nonce,
+    }  # fmt: skip

@@ -9,7 +9,13 @@ from courses.models import Offering
 from registrations import eligibility
 from registrations.models import AgencyDomain, Registration
 from tests.factories import registration_in
-from tests.registrations.helpers import confirm_work_email, link_from_outbox, open_offering, submit
+from tests.registrations.helpers import (
+    confirm_work_email,
+    link_from_outbox,
+    open_link,
+    open_offering,
+    submit,
+)
 
 S = Registration.State
 pytestmark = pytest.mark.django_db
@@ -136,11 +142,11 @@ def test_supervisor_on_known_domain_can_confirm(
     confirm_work_email(client, "ana@county-ecc.org", django_capture_on_commit_callbacks)
     assert Registration.objects.get().state == S.PENDING_REVIEW
     path = link_from_outbox("sam@denver911.example.gov", "/r/supervisor/")
-    page = client.get(path)  # a mail scanner's GET changes nothing
+    page = open_link(client, path)  # a mail scanner's GET changes nothing
     assert "works at Denver 911 Emergency Communications" in page.content.decode()
     assert Registration.objects.get().state == S.PENDING_REVIEW
     with django_capture_on_commit_callbacks(execute=True):
-        client.post(path)
+        client.post(page.request["PATH_INFO"])
     registration = Registration.objects.get()
     assert registration.state == S.ELIGIBLE and registration.supervisor_confirmed_at
     assert registration.events.last().actor == "supervisor"
@@ -159,3 +165,40 @@ def test_supervisor_on_unknown_domain_is_not_asked(
     confirm_work_email(client, "ana@county-ecc.org", django_capture_on_commit_callbacks)
     assert not [m for m in mail.outbox if "sam@county-ecc.org" in " ".join(m.to)]
     assert Registration.objects.get().state == S.PENDING_REVIEW
+
+
+# --- international and look-alike domains ---------------------------------------------------------
+
+
+def test_an_idn_agency_domain_matches_in_either_form(
+    client, offering, django_capture_on_commit_callbacks
+):
+    AgencyDomain.objects.create(domain="Bücher.example", agency_name="Bücher 112")
+    assert AgencyDomain.objects.get().domain == "xn--bcher-kva.example"
+    for address in ("ana@BÜCHER.example", "ana@leitstelle.xn--bcher-kva.example"):
+        assert eligibility.known_agency(address).agency_name == "Bücher 112"
+    submit(client, offering, django_capture_on_commit_callbacks, work_email="ana@bücher.example")
+    confirm_work_email(client, "ana@xn--bcher-kva.example", django_capture_on_commit_callbacks)
+    assert Registration.objects.get().state == S.ELIGIBLE
+
+
+def test_a_domain_listed_before_normalisation_is_still_found():
+    AgencyDomain.objects.create(domain="xn--mnchen-3ya.example", agency_name="München 112")
+    AgencyDomain.objects.update(domain="münchen.example")  # as an older release stored it
+    assert eligibility.known_agency("ana@xn--mnchen-3ya.example").agency_name == "München 112"
+    assert eligibility.known_agency("ana@denver911.g\u043ev") is None
+
+
+def test_approving_a_look_alike_lists_nothing_and_says_why(admin_user, offering, agency):
+    # Stored before the form refused look-alikes: é in an otherwise listed domain.
+    registration = registration_in(
+        S.PENDING_EMAIL, offering, work_email="ana@xn--dnver911-b1a.example.gov"
+    )
+    registration = eligibility.work_email_confirm(registration)
+    assert registration.state == S.PENDING_REVIEW  # a look-alike is not the listed agency
+    eligibility.review_approve(registration, staff_user=admin_user, add_domain=True)
+    registration.refresh_from_db()
+    assert registration.state == S.ELIGIBLE
+    assert list(AgencyDomain.objects.values_list("domain", flat=True)) == [agency.domain]
+    reason = registration.events.get(to_state=S.ELIGIBLE).reason
+    assert "not listed (“dénver911.example.gov” looks like denver911.example.gov" in reason

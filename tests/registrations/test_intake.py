@@ -7,16 +7,20 @@ from datetime import timedelta
 import pytest
 import time_machine
 from django.core import mail
-from django.db import connection
+from django.core.exceptions import ValidationError
+from django.db import connection, transaction
 from django.test import Client
 from django.utils import timezone
+from hypothesis import HealthCheck, given, settings
 
 from courses.models import Offering
-from registrations import links
+from registrations import intake, links
+from registrations.forms import RegistrationForm
 from registrations.models import Registration
 from tests.factories import make_offering
 from tests.registrations.helpers import form_data, open_offering, register_url, submit
 from tests.registrations.stripe_helpers import eligible
+from tests.registrations.test_addresses import hidden, typed
 
 S = Registration.State
 
@@ -122,7 +126,9 @@ def test_email_change_onto_another_registration_is_refused(client, offering):
     registration = eligible(offering, email="ana@example.org")
     eligible(offering, email="gina@example.org")
     response = client.post(
-        links.manage_path(registration), {"change_email": "1", "new_email": "GINA@example.org"}
+        links.manage_path(registration),
+        {"change_email": "1", "new_email": "GINA@example.org"},
+        follow=True,
     )
     assert "already has a registration for this class" in response.content.decode()
     registration.refresh_from_db()
@@ -141,3 +147,37 @@ def test_case_only_email_correction_applies_at_once(client, offering):
     registration.refresh_from_db()
     assert (registration.email, registration.pending_email) == ("Ana@example.org", "")
     assert not mail.outbox
+
+
+# --- addresses are clean in the database, whoever calls -------------------------------------------
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("field", intake.EMAIL_FIELDS)
+def test_the_service_refuses_hidden_characters_that_bypass_the_form(offering, field):
+    form = RegistrationForm(form_data())
+    assert form.is_valid()
+    data = form.registration_data()
+    data[field] = "ana@denver911.example.gov\u200b"
+    with pytest.raises(ValidationError, match="ZERO WIDTH SPACE"):
+        intake.registration_submit(offering=offering, data=data)
+    data[field] = "Ana@Bücher.Example"
+    result = intake.registration_submit(offering=offering, data=data)
+    assert getattr(result.registration, field) == "Ana@xn--bcher-kva.example"
+
+
+@pytest.mark.django_db
+@settings(
+    max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(value=typed)
+def test_a_new_course_email_reaches_the_database_only_clean(offering, value):
+    with transaction.atomic():
+        registration = eligible(offering, email="ana@example.org")
+        try:
+            intake.email_change_request(registration, value)
+        except (ValidationError, intake.EmailChangeRefused):
+            pass
+        registration.refresh_from_db()
+        assert not hidden(registration.pending_email) and not hidden(registration.email)
+        transaction.set_rollback(True)

@@ -76,3 +76,28 @@ def test_admin_draft_preview_for_one_recipient_and_selected_action(admin_client,
     page = admin_client.get(f"{response['Location']}?preview={ben.pk}").content.decode()
     assert "Hello Ben" in page and "meet.example.org" not in page.split("preview-text")[1]
     assert broadcast.author.username == "admin"
+
+
+@pytest.mark.django_db
+def test_sending_needs_send_broadcast_and_the_preview_has_no_working_link(staff, offering):
+    registration_in(S.CONFIRMED, offering, first_name="Ana")
+    draft = Broadcast.objects.create(
+        offering=offering, audience="confirmed", subject="Hi", body="Yours: {manage_url}"
+    )
+    change = reverse("admin:registrations_broadcast_change", args=[draft.pk])
+    send = reverse("admin:registrations_broadcast_send", args=[draft.pk])
+    editor = staff(
+        "editor", perms=["registrations.view_broadcast", "registrations.change_broadcast"]
+    )
+    page = editor.get(change).content.decode()
+    assert "Yours: [personal link: the recipient" in page and "/r/manage/" not in page
+    assert "Send now" not in page
+    assert editor.post(send).status_code == 403
+    draft.refresh_from_db()
+    assert draft.sent_at is None and not OutboundEmail.objects.exists()
+
+    sender = staff("sender", groups=["Training administrator"])
+    assert "Send now to 1 recipient" in sender.get(change).content.decode()
+    assert sender.post(send).status_code == 302
+    draft.refresh_from_db()
+    assert draft.sent_at is not None and OutboundEmail.objects.count() == 1

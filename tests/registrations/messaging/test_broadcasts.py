@@ -2,6 +2,7 @@
 preview, pacing, the pump, and a real delivery to 60 recipients through an SMTP server that
 defers and refuses some messages."""
 
+import re
 from datetime import date, timedelta
 from email.utils import getaddresses
 
@@ -10,6 +11,7 @@ from django.core.exceptions import ValidationError
 from django.urls import reverse
 from django.utils import timezone
 
+from registrations import links
 from registrations.messaging import broadcasts
 from registrations.messaging import outbox as emails
 from registrations.messaging.models import OutboundEmail
@@ -89,7 +91,28 @@ def test_attendee_values_are_escaped_in_html_and_cannot_add_headers(offering):
     shown = broadcasts.preview(broadcast)
     assert "&lt;b&gt;Ana&lt;/b&gt;" in shown.html and "<b>Ana" not in shown.html
     assert "\n" not in shown.subject and "\r" not in shown.subject
-    assert '<a href="http://127.0.0.1:8000/r/manage/' in shown.html  # links are clickable
+
+
+@pytest.mark.django_db
+def test_the_preview_and_the_stored_message_hold_no_working_link(offering, mailoutbox):
+    ana = registration_in(S.CONFIRMED, offering, first_name="Ana")
+    broadcast = Broadcast.objects.create(
+        offering=offering, subject="Hi {first_name}", body="Hi {first_name}, see {manage_url}"
+    )
+    shown = broadcasts.preview(broadcast)
+    assert broadcasts.PREVIEW_MANAGE_URL in shown.text and "/r/manage/" not in shown.html
+    broadcasts.broadcast_send(broadcast, user=None)
+    row = broadcasts.batch_emails(broadcast).get()
+    assert "/r/manage/" not in str(row.context) and emails.PERSONAL_LINK in row.context["body"]
+    assert emails.email_send(row.pk).outcome == "sent"
+    sent = mailoutbox[-1]
+    html = sent.alternatives[0].content
+    assert '<a href="http://127.0.0.1:8000/r/manage/' in html  # the attendee's link is clickable
+    token = re.search(r"/r/manage/([^/\s]+)/", sent.body).group(1)
+    assert links.read_link(links.MANAGE, token).registration == ana
+    row.refresh_from_db()
+    assert "/r/manage/" not in row.text_body + row.html_body + str(row.context)
+    assert f"see {emails.PERSONAL_LINK}" in row.text_body
 
 
 @pytest.mark.django_db

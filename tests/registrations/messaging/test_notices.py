@@ -6,6 +6,7 @@ Also here for now, because they drive the offering admin that sends the updates:
 admin's own checks (``courses.admin``) and the cancelled class's calendar (``courses.views``).
 """
 
+import re
 from datetime import UTC, date, datetime, timedelta
 
 import icalendar
@@ -18,6 +19,7 @@ from icalendar import Calendar
 
 from courses.calendar import session_uid
 from courses.models import Offering, Session
+from registrations import links
 from registrations.messaging import broadcasts, notices
 from registrations.messaging import outbox as emails
 from registrations.messaging.models import OutboundEmail
@@ -322,3 +324,79 @@ def test_cancelled_class_calendar_says_so(client, course):
     response = client.get(f"{offering.get_absolute_url()}calendar.ics")
     events = Calendar.from_ical(response.content).walk("VEVENT")
     assert {str(event["STATUS"]) for event in events} == {"CANCELLED"}
+
+
+# --- personal links: made when sent, never kept --------------------------------------------------
+
+
+def tokens_in(text: str) -> list[str]:
+    return re.findall(r"/r/(?:manage|confirm|supervisor|email)/([^/\s\"]+)/", text)
+
+
+@pytest.mark.django_db
+def test_links_are_made_when_sent_and_the_log_keeps_none(
+    offering, django_capture_on_commit_callbacks
+):
+    registration = registration_in(S.PENDING_EMAIL, offering)
+    with django_capture_on_commit_callbacks(execute=True):
+        notices.send_work_email_confirmation(registration)
+        notices.send_supervisor_request(registration)
+    confirm, supervisor = OutboundEmail.objects.order_by("pk")
+    assert confirm.context["confirm_url"] == emails.PERSONAL_LINK
+    assert confirm.context["manage_url"] == emails.PERSONAL_LINK
+    assert "manage_url" not in supervisor.context  # the supervisor gets no manage link
+    to_attendee, to_supervisor = mail.outbox
+    confirm_token, manage_token = tokens_in(to_attendee.body)
+    assert links.read_link(links.WORK_EMAIL, confirm_token).registration == registration
+    assert links.read_link(links.MANAGE, manage_token).registration == registration
+    [supervisor_token] = tokens_in(to_supervisor.body)
+    assert links.read_link(links.SUPERVISOR, supervisor_token).registration == registration
+    for row in (confirm, supervisor):
+        row.refresh_from_db()
+        kept = row.subject + row.text_body + row.html_body + str(row.context)
+        assert row.status == Status.SENT and not tokens_in(kept)
+        assert emails.PERSONAL_LINK in row.text_body
+
+
+@pytest.mark.django_db
+def test_a_confirmation_for_an_address_changed_since_is_not_sent(
+    offering, django_capture_on_commit_callbacks
+):
+    registration = registration_in(S.PENDING_EMAIL, offering, work_email="old@denver911.gov")
+    with django_capture_on_commit_callbacks(execute=False):
+        notices.send_work_email_confirmation(registration)
+    Registration.objects.filter(pk=registration.pk).update(work_email="new@denver911.gov")
+    row = OutboundEmail.objects.get()
+    assert emails.email_send(row.pk).outcome == "already-done"
+    row.refresh_from_db()
+    assert row.status == Status.SKIPPED and "address changed" in row.last_error
+    assert not mail.outbox
+
+
+@pytest.mark.django_db
+def test_a_manage_link_goes_only_to_the_registrations_current_address(
+    offering, django_capture_on_commit_callbacks
+):
+    registration = registration_in(S.ELIGIBLE, offering, email="typo@example.org")
+    with django_capture_on_commit_callbacks(execute=False):
+        notices.send_manage_link(registration)
+        notices.send_eligible(registration)
+    Registration.objects.filter(pk=registration.pk).update(email="right@example.org")
+    old, fixed = OutboundEmail.objects.order_by("pk")
+    assert emails.email_send(old.pk).outcome == "sent"
+    [message] = mail.outbox
+    assert not tokens_in(message.body) and "/r/link/" in message.body
+    OutboundEmail.objects.filter(pk=fixed.pk).update(to_email="right@example.org")
+    assert emails.email_send(fixed.pk).outcome == "sent"
+    [token] = tokens_in(mail.outbox[-1].body)
+    assert links.read_link(links.MANAGE, token).address == "right@example.org"
+
+
+@pytest.mark.django_db
+def test_a_staff_alert_carries_no_attendee_link(offering, django_capture_on_commit_callbacks):
+    registration = registration_in(S.ELIGIBLE, offering)
+    with django_capture_on_commit_callbacks(execute=True):
+        notices.send_staff_alert(registration, "Money arrived twice.")
+    row = OutboundEmail.objects.get()
+    assert "manage_url" not in row.context and not tokens_in(mail.outbox[-1].body)
+    assert "/admin/registrations/registration/" in mail.outbox[-1].body

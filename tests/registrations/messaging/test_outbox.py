@@ -5,6 +5,7 @@ The end-to-end tests queue with ``manage.py send_test_email`` in another process
 would; each uses its own Celery queue, so leftovers of other runs cannot interfere.
 """
 
+import importlib
 import smtplib
 import threading
 import uuid
@@ -15,15 +16,21 @@ from email.utils import getaddresses
 from unittest import mock
 
 import pytest
+from django.apps import apps
 from django.core import mail
 from django.db import connection, transaction
 from django.utils import timezone
+from hypothesis import HealthCheck, assume, given
+from hypothesis import settings as hypothesis_settings
+from hypothesis import strategies as st
 
 from courses.models import Offering
+from registrations import links
 from registrations.messaging import outbox as emails
 from registrations.messaging.models import OutboundEmail
 from registrations.messaging.outbox import email_send
 from registrations.models import AgencyDomain, Registration
+from tests.factories import registration_in
 from tests.registrations.helpers import open_offering, queue_email, submit
 from tests.services import (
     ScriptedSMTPHandler,
@@ -362,3 +369,85 @@ def test_broker_down_queues_anyway_and_sweeper_sends_once_it_is_back(delivery):
         )
         assert again.stdout.strip() == "0"
     assert len(handler.messages) == 1
+
+
+# --- no bearer token in the outbox ---------------------------------------------------------------
+
+SAFE_TEXT = st.text(alphabet=st.characters(codec="utf-8", exclude_characters=":"), max_size=80)
+
+
+@pytest.fixture
+def registration(offering) -> Registration:
+    return registration_in(Registration.State.ELIGIBLE, offering)
+
+
+@pytest.mark.django_db
+@hypothesis_settings(
+    max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(before=SAFE_TEXT, after=SAFE_TEXT, path=st.sampled_from(["", "payment/", "leave-waitlist/"]))
+def test_redaction_removes_every_personal_link_and_keeps_the_rest(
+    registration, before, after, path
+):
+    link = links.manage_url(registration) + path
+    token = link.split("/r/manage/")[1].split("/")[0]
+    text = f'{before} {link} {after}\n<a href="{link}">x</a> token={token}'
+    redacted = emails.redact_secrets(text)
+    assert redacted.startswith(f"{before} {emails.PERSONAL_LINK} {after}\n")
+    assert f'<a href="{emails.PERSONAL_LINK}">x</a>' in redacted
+    assert redacted.endswith(f"token={emails.PERSONAL_LINK}")
+    assert not any(emails._SIGNED.search(part) for part in redacted.split(emails.PERSONAL_LINK))
+
+
+@given(text=st.text(max_size=200))
+def test_text_without_a_signed_value_is_left_alone(text):
+    assume(emails._SIGNED.search(text) is None)
+    assert emails.redact_secrets(text) == text
+    meeting = "https://meet.example.org/j/123?pwd=abc:def"
+    assert emails.redact_secrets(f"{text} {meeting}") == f"{text} {meeting}"
+
+
+@pytest.mark.django_db
+def test_the_outbox_stores_no_personal_link(registration, published, caplog):
+    link = links.manage_url(registration)
+    row = emails.email_queue(
+        kind=emails.TEST, to_email="ana@example.org", template="emails/test",
+        context={"note": f"Your page: {link}", "queued_at": "now", "nested": [{"u": link}]},
+        dedupe_key="test:link",
+    ).email  # fmt: skip
+    assert "email.context_had_personal_link kind=test" in caplog.text
+    row.refresh_from_db()
+    assert row.context["note"] == f"Your page: {emails.PERSONAL_LINK}"
+    assert row.context["nested"] == [{"u": emails.PERSONAL_LINK}]
+    # A kind that makes its link at sending time: it goes out, and is not kept.
+    emails.KINDS["test"] = emails.MessageKind(
+        "test", "Test message", refresh_context=lambda email: {**email.context, "queued_at": link}
+    )
+    try:
+        assert email_send(row.pk).outcome == "sent"
+    finally:
+        emails.register_kind("test", "Test message")
+    assert link in mail.outbox[-1].body
+    row.refresh_from_db()
+    assert link not in row.text_body + row.html_body + str(row.context)
+    assert emails.PERSONAL_LINK in row.text_body
+
+
+@pytest.mark.django_db
+def test_rows_stored_before_redaction_are_redacted_by_the_migration(registration):
+    migration = importlib.import_module("registrations.migrations.0003_staff_access")
+    link = links.manage_url(registration)
+    old = OutboundEmail.objects.create(
+        kind="manage_link", dedupe_key="old", to_email="ana@example.org", status="sent",
+        template="emails/manage_link", text_body=f"Open {link} now", html_body=f'<a href="{link}">',
+        context={"manage_url": link, "first_name": "Ana"},
+    )  # fmt: skip
+    clean = queue_email("test:clean")
+    before = OutboundEmail.objects.get(pk=clean.pk).updated_at
+    migration.redact_stored_emails(apps, None)
+    migration.redact_stored_emails(apps, None)  # again: nothing more to do
+    old.refresh_from_db()
+    assert old.text_body == f"Open {emails.PERSONAL_LINK} now"
+    assert old.html_body == f'<a href="{emails.PERSONAL_LINK}">'
+    assert old.context == {"manage_url": emails.PERSONAL_LINK, "first_name": "Ana"}
+    assert OutboundEmail.objects.get(pk=clean.pk).updated_at == before

@@ -6,6 +6,7 @@ The class: March 18–19, 2027, 9:00 am – 1:00 pm MDT, i.e. 15:00–19:00 UTC;
 itself (``courses.reminder_schedule``), which these reminders follow.
 """
 
+import re
 import threading
 from datetime import UTC, date, datetime, time, timedelta
 
@@ -19,6 +20,7 @@ from django.db import connection
 from courses.models import Course
 from courses.reminder_schedule import ReminderOffset, parse_reminder_schedule
 from courses.scheduling import offering_reschedule
+from registrations import links
 from registrations.messaging import outbox as emails
 from registrations.messaging.models import OutboundEmail
 from registrations.messaging.reminders import reminders_send_due
@@ -92,6 +94,12 @@ def test_reminder_content_has_meeting_link_and_cant_make_it_link(offering):
     assert "https://meet.example.org/cit" in message.body
     assert "Can't make it?" in message.body and "/manage/" in message.body
     assert "11:00 am – 3:00 pm EDT your time" in message.body
+    # The manage link is made at sending time: it works, and the row never held it.
+    token = re.search(r"/r/manage/([^/\s]+)/", message.body).group(1)
+    assert links.read_link(links.MANAGE, token).registration == row.registration
+    row.refresh_from_db()
+    assert row.context["manage_url"] == emails.PERSONAL_LINK
+    assert token not in row.text_body + row.html_body and "/r/manage/" not in row.text_body
 
 
 @pytest.mark.django_db(transaction=True)

@@ -14,6 +14,7 @@ class FakeGateway:
 
     sessions: dict[str, dict] = field(default_factory=dict)
     refunds: list[dict] = field(default_factory=list)
+    payment_intents: dict[str, dict[str, str]] = field(default_factory=dict)  # id -> metadata
     fail_with: str = ""
 
     def _check(self) -> None:
@@ -66,6 +67,10 @@ class FakeGateway:
         }
         self.refunds.append(refund)
         return refund["id"]
+
+    def payment_intent_metadata(self, payment_intent_id: str) -> dict[str, str]:
+        self._check()
+        return dict(self.payment_intents.get(payment_intent_id, {}))
 
     def parse_event(self, body: bytes, signature_header: str | None) -> dict:
         raise BadWebhook("the fake gateway accepts no webhooks")

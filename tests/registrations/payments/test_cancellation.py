@@ -48,9 +48,9 @@ def test_self_cancellation_follows_the_refund_policy(
 
     first = offering.session_list[0].starts_at
     with time_machine.travel(first - timedelta(days=days_before, hours=1)):
-        page = client.get(links.manage_path(registration)).content.decode()
+        page = client.get(links.manage_path(registration), follow=True).content.decode()
         assert f"get back <strong>${refunded_cents // 100}" in page
-        client.post(links.manage_path(registration), {"cancel": "1"})
+        client.post(links.manage_path(registration), {"cancel": "1"}, follow=True)
     registration.refresh_from_db()
     assert registration.state == end_state
     assert Payment.objects.get().amount_refunded_cents == refunded_cents

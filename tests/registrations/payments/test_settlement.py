@@ -5,17 +5,20 @@ from datetime import timedelta
 
 import pytest
 import time_machine
+from django.conf import settings
 from django.core import mail
 from django.utils import timezone
 
 from registrations.messaging.models import OutboundEmail
 from registrations.models import Registration
 from registrations.payments import cancellation, checkout
-from registrations.payments.gateway import gateway
-from registrations.payments.models import Payment, Refund
+from registrations.payments.gateway import CheckoutSession, PaymentProviderError, gateway
+from registrations.payments.models import Payment, Refund, WebhookEvent
+from registrations.payments.stripe_gateway import StripeGateway
 from registrations.seats import booking, queries
 from tests.registrations.helpers import open_offering
 from tests.registrations.stripe_helpers import (
+    citreg_metadata,
     completed_for,
     confirmed,
     deliver,
@@ -25,6 +28,7 @@ from tests.registrations.stripe_helpers import (
     one_seat_class,
     pay,
     standin_post,
+    unstored_session,
 )
 
 S = Registration.State
@@ -197,20 +201,23 @@ def test_refunding_a_duplicate_payment_keeps_the_paid_place(course, standin, cli
     pay(standin, url)
     deliver(client, completed_for(standin, url))
     kept = Payment.objects.get()
-    # A second payment for the same registration reaches Stripe some other way (a session we
-    # never recorded): it is adopted by client_reference_id, then refunded as a duplicate.
-    duplicate = gateway().checkout_session_create(
-        amount_cents=25000, currency="usd", product_name="CIT", customer_email="a@b.example.org",
-        client_reference_id=str(registration.pk), metadata={}, idempotency_key="dup",
-        expires_at=timezone.now() + timedelta(hours=1), success_url="https://x.example.org/",
-        cancel_url="https://x.example.org/",
+    # A second checkout of citreg's whose session id was never stored (Stripe's answer was lost,
+    # so it was marked failed) is paid too: adopted by its metadata, refunded as a duplicate.
+    lost = Payment.objects.create(
+        registration=registration, amount_cents=25000, currency="usd", status="failed",
+        idempotency_key="lost", nonce="n" * 43,
     )  # fmt: skip
+    duplicate = unstored_session(
+        registration, amount_cents=25000, currency="usd", metadata=citreg_metadata(lost)
+    )
     pay(standin, duplicate.url)
     deliver(client, completed_for(standin, duplicate.url))
     registration.refresh_from_db()
     assert registration.state == S.CONFIRMED and registration.needs_attention
-    adopted = Payment.objects.exclude(pk=kept.pk).get()
-    assert adopted.amount_refunded_cents == 25000
+    lost.refresh_from_db()
+    assert lost.stripe_checkout_session_id == duplicate.id
+    assert lost.amount_refunded_cents == 25000
+    assert Payment.objects.count() == 2
     assert cancellation.paid_payment(registration) == kept
     # Staff can still refund the payment that was kept.
     admin_client.post("/admin/registrations/registration/", {
@@ -248,3 +255,188 @@ def test_dispute_flags_the_registration(course, standin, client):
     registration.refresh_from_db()
     assert registration.needs_attention and "disputed" in registration.attention_reason
     assert registration.state == S.CONFIRMED
+
+
+# --- Trust: only money citreg asked for ---------------------------------------------------------
+
+
+def _snapshot(registration: Registration) -> tuple:
+    """Everything a foreign event must not change: the registration, its history, its payments,
+    refunds and emails (but the staff's alerts about refused events)."""
+    registration.refresh_from_db()
+    return (
+        registration.state,
+        registration.hold_expires_at,
+        registration.needs_attention,
+        registration.events.count(),
+        list(Payment.objects.order_by("pk").values()),
+        Refund.objects.count(),
+        OutboundEmail.objects.exclude(kind="payment_alert").count(),
+    )
+
+
+def _payment_alerts() -> list[OutboundEmail]:
+    return list(OutboundEmail.objects.filter(kind="payment_alert").order_by("pk"))
+
+
+def _refused(event: dict) -> WebhookEvent:
+    stored = WebhookEvent.objects.get(stripe_event_id=event["id"])
+    assert stored.outcome == WebhookEvent.Outcome.REFUSED and stored.processed_at is not None
+    return stored
+
+
+@pytest.mark.parametrize(
+    ("state", "amount_cents", "currency"),
+    [("held", 1, "eur"), ("eligible", 1, "eur"), ("eligible", 25000, "usd")],
+)
+def test_a_session_citreg_did_not_create_changes_nothing(
+    course, standin, client, state, amount_cents, currency
+):
+    registration = eligible(open_offering(course))
+    if state == "held":
+        checkout.checkout_start(registration)
+    before = _snapshot(registration)
+    # Same Stripe account, the registration's id as client_reference_id: even the right amount
+    # is not enough, as nothing of citreg's names this session.
+    foreign = unstored_session(registration, amount_cents=amount_cents, currency=currency)
+    assert pay(standin, foreign.url) == 303
+    event = completed_for(standin, foreign.url)
+    assert event["data"]["object"]["client_reference_id"] == str(registration.pk)
+    assert deliver(client, event).status_code == 200
+    assert _snapshot(registration) == before
+    assert registration.state == state
+    assert not events(standin, "charge.refunded")  # no money that is not ours was refunded
+    assert foreign.id in _refused(event).detail
+    # Staff are told once, about the event (no registration can be trusted to carry it).
+    (alert,) = _payment_alerts()
+    assert alert.to_email == settings.TRAINING_ADMIN_EMAIL and alert.registration_id is None
+    assert alert.context["event_id"] == event["id"] and foreign.id in alert.context["reason"]
+    # A replay of the refused event is recognised as a duplicate and still changes nothing.
+    assert deliver(client, event).status_code == 200
+    assert WebhookEvent.objects.get(stripe_event_id=event["id"]).deliveries == 2
+    assert _snapshot(registration) == before
+    assert len(_payment_alerts()) == 1
+    # Its later events are refused too: no refund or dispute of a PaymentIntent not ours.
+    intent = event["data"]["object"]["payment_intent"]
+    gateway().refund_create(
+        payment_intent_id=intent, amount_cents=amount_cents, idempotency_key="r"
+    )
+    assert standin_post(standin, "/_standin/disputes", {"payment_intent": intent}) == 200
+    for later in events(standin, "charge.refunded") + events(standin, "charge.dispute.created"):
+        assert deliver(client, later).status_code == 200  # not 503: it can never become known
+        assert intent in _refused(later).detail
+    assert _snapshot(registration) == before
+    assert len(_payment_alerts()) == 3  # one per refused event
+
+
+@pytest.mark.parametrize(("field", "value"), [("amount_total", 1), ("currency", "eur")])
+def test_a_stored_session_with_another_amount_or_currency_changes_nothing(
+    course, standin, client, field, value
+):
+    registration = eligible(open_offering(course))
+    url = checkout.checkout_start(registration)
+    assert pay(standin, url) == 303
+    event = completed_for(standin, url)
+    event["data"]["object"][field] = value
+    payment_before = list(Payment.objects.values())
+    assert deliver(client, event).status_code == 200
+    registration.refresh_from_db()
+    assert registration.state == S.HELD
+    assert list(Payment.objects.values()) == payment_before  # still open, no PaymentIntent
+    assert not Refund.objects.exists()
+    stored = _refused(event)
+    assert f"{field} {value if field == 'amount_total' else repr(value)}" in stored.detail
+    # The payment is citreg's, so its registration is flagged for staff, once.
+    assert registration.needs_attention and event["id"] in registration.attention_reason
+    assert deliver(client, event).status_code == 200
+    assert OutboundEmail.objects.filter(kind="staff_alert").count() == 1
+
+
+class Crash(Exception):
+    """The process died between Stripe's answer and citreg's save."""
+
+
+def _lose_stripes_answer(monkeypatch, error: Exception) -> list[CheckoutSession]:
+    """Make the next Checkout Session be created at Stripe but its answer lost (``error``
+    raised instead); returns the list the created session is put in."""
+    made: list[CheckoutSession] = []
+    real = StripeGateway.checkout_session_create
+
+    def create_then_lose(self, **params):
+        made.append(real(self, **params))
+        raise error
+
+    monkeypatch.setattr(StripeGateway, "checkout_session_create", create_then_lose)
+    return made
+
+
+def test_a_session_citreg_created_but_never_stored_is_adopted(course, standin, client, monkeypatch):
+    registration = eligible(open_offering(course))
+    made = _lose_stripes_answer(monkeypatch, Crash())
+    with pytest.raises(Crash):
+        checkout.checkout_start(registration)
+    monkeypatch.undo()
+    payment = Payment.objects.get()
+    assert (payment.status, payment.stripe_checkout_session_id) == ("creating", None)
+    assert pay(standin, made[0].url) == 303
+    event = completed_for(standin, made[0].url)
+    assert event["data"]["object"]["metadata"]["nonce"] == payment.nonce
+    assert deliver(client, event).status_code == 200
+    registration.refresh_from_db()
+    assert registration.state == S.CONFIRMED
+    payment = Payment.objects.get()  # the same row: nothing invented from the event's amount
+    assert (payment.status, payment.stripe_checkout_session_id) == ("paid", made[0].id)
+    assert payment.stripe_payment_intent_id == event["data"]["object"]["payment_intent"]
+    stored = WebhookEvent.objects.get(stripe_event_id=event["id"])
+    assert (stored.outcome, stored.detail) == (WebhookEvent.Outcome.PROCESSED, "")
+
+
+def test_a_session_whose_answer_timed_out_is_adopted_after_the_hold_ended(
+    course, standin, client, monkeypatch
+):
+    registration = eligible(open_offering(course))
+    made = _lose_stripes_answer(monkeypatch, PaymentProviderError("Stripe: timed out"))
+    with pytest.raises(checkout.CheckoutUnavailable):
+        checkout.checkout_start(registration)
+    monkeypatch.undo()
+    registration.refresh_from_db()
+    assert registration.state == S.EXPIRED and Payment.objects.get().status == "failed"
+    assert pay(standin, made[0].url) == 303
+    assert deliver(client, completed_for(standin, made[0].url)).status_code == 200
+    registration.refresh_from_db()
+    assert registration.state == S.CONFIRMED  # a seat was still free
+    assert Payment.objects.get().stripe_checkout_session_id == made[0].id
+
+
+@pytest.mark.parametrize(
+    ("change", "flagged"),
+    [
+        ({"metadata": {"nonce": "x" * 43}}, False),
+        ({"metadata": {"payment": "999999"}}, False),
+        ({"metadata": {"registration": "999999"}}, False),
+        ({"metadata": None}, False),
+        ({"amount_total": 1}, True),
+        ({"currency": "eur"}, True),
+    ],
+)
+def test_an_unstored_session_whose_metadata_or_amount_differ_is_refused(
+    course, standin, client, monkeypatch, change, flagged
+):
+    registration = eligible(open_offering(course))
+    made = _lose_stripes_answer(monkeypatch, Crash())
+    with pytest.raises(Crash):
+        checkout.checkout_start(registration)
+    monkeypatch.undo()
+    assert pay(standin, made[0].url) == 303
+    event = completed_for(standin, made[0].url)
+    session = event["data"]["object"]
+    for key, value in change.items():
+        session[key] = {**session[key], **value} if isinstance(value, dict) else value
+    assert deliver(client, event).status_code == 200
+    _refused(event)
+    payment = Payment.objects.get()
+    assert (payment.status, payment.stripe_checkout_session_id) == ("creating", None)
+    registration.refresh_from_db()
+    assert registration.state == S.HELD
+    assert registration.needs_attention is flagged  # a payment of citreg's, with another amount
+    assert not Refund.objects.exists()

@@ -1,0 +1,1 @@
+"""Tests of the project package ``citreg``: settings, entry points, staff sign-in."""

@@ -1,0 +1,65 @@
+"""``courses.admin``: courses, offerings and sessions keep an audit history that staff read in
+the admin (who changed what and when, ``HistoryAdmin``), read-only; the offering page links to
+its registrations for a roster."""
+
+from datetime import date
+
+import pytest
+from django.contrib.auth.models import Group
+from django.test import Client
+
+from courses.models import Course, Offering
+from tests.factories import make_offering
+from tests.registrations.helpers import change_form
+
+OFFERINGS = "/admin/courses/offering/"
+
+
+@pytest.fixture
+def offering(course) -> Offering:
+    return make_offering(course, date(2027, 3, 18))
+
+
+@pytest.fixture
+def trainer(django_user_model) -> Client:
+    user = django_user_model.objects.create_user("trainer", password="x", is_staff=True)
+    user.groups.add(Group.objects.get(name="Training administrator"))
+    client = Client()
+    client.force_login(user)
+    return client
+
+
+@pytest.mark.django_db
+def test_an_offerings_history_shows_who_changed_what(trainer, offering):
+    response = trainer.post(
+        f"{OFFERINGS}{offering.pk}/change/",
+        change_form(offering, capacity=17, meeting_url="https://meet.example.org/new"),
+    )
+    assert response.status_code == 302, response.context["adminform"].form.errors
+    history = trainer.get(f"{OFFERINGS}{offering.pk}/history/").content.decode()
+    assert "trainer" in history and "Capacity" in history and "17" in history
+    assert "https://meet.example.org/new" in history
+    session = offering.sessions.first()
+    assert trainer.get(f"/admin/courses/session/{session.pk}/history/").status_code == 200
+    course = Course.objects.get()
+    assert trainer.get(f"/admin/courses/course/{course.pk}/history/").status_code == 200
+
+
+@pytest.mark.django_db
+def test_the_history_cannot_revert(trainer, offering):
+    offering.capacity = 17
+    offering.save()
+    first = offering.history.earliest()
+    page = f"{OFFERINGS}{offering.pk}/history/{first.history_id}/"
+    shown = trainer.get(page)
+    assert shown.status_code == 200 and "Revert" not in shown.content.decode()
+    assert trainer.post(page, change_form(offering, capacity=99)).status_code == 403
+    offering.refresh_from_db()
+    assert offering.capacity == 17
+    assert trainer.get(f"{OFFERINGS}{offering.pk}/history/password/").status_code == 404
+
+
+@pytest.mark.django_db
+def test_the_offering_page_links_to_its_registrations(trainer, offering):
+    html = trainer.get(f"{OFFERINGS}{offering.pk}/change/").content.decode()
+    assert f"/admin/registrations/registration/?offering__id__exact={offering.pk}" in html
