@@ -22,6 +22,21 @@ REGISTRATION_FIELDS = frozenset(field.name for field in Registration._meta.concr
 DISPLAY_FIELDS = {"full_name": "last_name"}
 
 
+class ReadOnlyAdmin:
+    """An admin mixin for records nobody edits or deletes here (refunds, Stripe's events, staff
+    access records): they are written by the services and kept as evidence; viewing is the
+    model's ordinary view permission. Superusers are refused too."""
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: object = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: object = None) -> bool:
+        return False
+
+
 class RegistrationFieldGuard:
     """Mixin for a ModelAdmin (before ``admin.ModelAdmin`` in the bases) whose pages show
     registration fields: the registration's own admin (``registration_path = ""``) or a

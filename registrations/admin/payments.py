@@ -22,7 +22,7 @@ from registrations.models import StaffAccess
 from registrations.payments.models import Payment, Refund, RefundPolicy, WebhookEvent
 from registrations.payments.policy import policy_text
 
-from .guards import RegistrationFieldGuard, csv_response
+from .guards import ReadOnlyAdmin, RegistrationFieldGuard, csv_response
 
 # Payment fields no admin page shows (above).
 PAYMENT_SECRET_FIELDS = frozenset({"checkout_url", "nonce", "idempotency_key"})
@@ -141,7 +141,7 @@ class PaymentAdmin(RegistrationFieldGuard, HistoryAdmin):
 
 
 @admin.register(Refund)
-class RefundAdmin(HistoryAdmin):
+class RefundAdmin(ReadOnlyAdmin, HistoryAdmin):
     """Refunds, read-only (they are made by the refund actions and Stripe), with history."""
 
     list_display = ["created_at", "payment", "amount", "status", "automatic", "created_by"]
@@ -153,22 +153,13 @@ class RefundAdmin(HistoryAdmin):
     def history_hidden_fields(self, request: HttpRequest) -> set[str]:
         return {"idempotency_key"}
 
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: object = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: object = None) -> bool:
-        return False
-
     @admin.display(description="Amount", ordering="amount_cents")
     def amount(self, refund: Refund) -> str:
         return f"${refund.amount_cents / 100:,.2f}"
 
 
 @admin.register(WebhookEvent)
-class WebhookEventAdmin(admin.ModelAdmin):
+class WebhookEventAdmin(ReadOnlyAdmin, admin.ModelAdmin):
     """Stripe's events as received: read-only, never deleted here (a deleted event could be
     replayed), the payload with personal links redacted."""
 
@@ -186,15 +177,6 @@ class WebhookEventAdmin(admin.ModelAdmin):
         if lookup.split("__", 1)[0] == "payload":
             return False  # the payload is shown redacted; no lookup reads the stored one
         return super().lookup_allowed(lookup, value, request)
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: object = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: object = None) -> bool:
-        return False
 
     @admin.display(description="Payload")
     def payload_shown(self, event: WebhookEvent) -> str:

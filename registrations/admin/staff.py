@@ -10,6 +10,8 @@ from django.http import HttpRequest
 from courses.admin import HistoryAdmin
 from registrations.models import StaffAccess
 
+from .guards import ReadOnlyAdmin
+
 if admin.site.is_registered(User):
     admin.site.unregister(User)
 
@@ -24,7 +26,7 @@ class StaffUserAdmin(HistoryAdmin, UserAdmin):
 
 
 @admin.register(StaffAccess)
-class StaffAccessAdmin(admin.ModelAdmin):
+class StaffAccessAdmin(ReadOnlyAdmin, admin.ModelAdmin):
     """Who saw accessibility needs or exported a roster, when, and which records. Written by
     the admin pages that show or export them; nobody edits or deletes a record here."""
 
@@ -34,12 +36,3 @@ class StaffAccessAdmin(admin.ModelAdmin):
     date_hierarchy = "at"
     fields = ["at", "user", "username", "action", "model", "object_ids", "detail"]
     readonly_fields = fields
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: object = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: object = None) -> bool:
-        return False
