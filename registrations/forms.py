@@ -35,6 +35,22 @@ def validate_phone(value: str) -> None:
         raise forms.ValidationError("Enter a phone number, e.g. 303-555-0100 or +1 303 555 0100.")
 
 
+class BrowserTimeZoneField(forms.Field):
+    """A hidden field the page fills with the browser's IANA zone (``Intl`` API). It never
+    fails: a value not in the zone database (tampered, a NUL, an unknown name) is dropped and
+    stored blank, since the person could not fix an error on a field they cannot see."""
+
+    widget = forms.HiddenInput
+
+    def __init__(self, **kwargs: object) -> None:
+        super().__init__(required=False, **kwargs)
+
+    def clean(self, value: object) -> str:
+        """The zone name when it is a known one, else ``""``."""
+        text = value.strip() if isinstance(value, str) else ""
+        return text if text in _TIME_ZONES else ""
+
+
 class StrippedEmailField(forms.EmailField):
     """An email field that yields the one stored form of an address
     (``addresses.normalise_email``): pasted whitespace around it stripped, the domain lower-cased
@@ -97,7 +113,7 @@ class RegistrationForm(forms.ModelForm):
     accept_terms = forms.BooleanField(
         error_messages={"required": "Please accept the course terms and the privacy notice."},
     )
-    time_zone = forms.CharField(required=False, widget=forms.HiddenInput)
+    time_zone = BrowserTimeZoneField()
 
     class Meta:
         model = Registration
@@ -205,10 +221,6 @@ class RegistrationForm(forms.ModelForm):
         value = clean_text(self.cleaned_data.get("phone", ""))
         validate_phone(value)
         return value
-
-    def clean_time_zone(self) -> str:
-        value = self.cleaned_data.get("time_zone", "").strip()
-        return value if value in _TIME_ZONES else ""
 
     def clean_accessibility_needs(self) -> str:
         value = self.cleaned_data.get("accessibility_needs", "").strip()

@@ -166,13 +166,16 @@ class StripeGateway:
         (https://docs.stripe.com/webhooks#verify-events). Only then is the body parsed, as
         plain JSON: numbers that are not finite (``NaN``, ``1e999``) and nesting too deep to
         parse are refused, as is a body that is not an object with a string ``id`` and
-        ``type``. The event's object is checked later, by what uses it (``payments.webhooks``,
+        ``type``, and a signature header that is not ASCII (Stripe's signatures are hex).
+        The event's object is checked later, by what uses it (``payments.webhooks``,
         ``payments.settlement``), so a signed event with a malformed object is recorded.
 
         Raises: BadWebhook.
         """
         if not signature_header or not settings.STRIPE_WEBHOOK_SECRET:
             raise BadWebhook("missing signature or webhook secret")
+        if not signature_header.isascii():  # Stripe's compare_digest raises on other text
+            raise BadWebhook("signature header is not ASCII")
         parts = [part.strip() for part in signature_header.split(",")]
         timestamps = [part[2:] for part in parts if part.startswith("t=")]
         if timestamps and timestamps[0].isascii() and timestamps[0].isdigit():

@@ -50,6 +50,19 @@ def test_line_breaks_and_odd_zones_are_cleaned(
     assert registration.time_zone == ""
 
 
+@pytest.mark.parametrize(
+    "zone", ["Europe/Paris\x00", "America/Denver\u200b", "../../etc", "x" * 500]
+)
+def test_a_tampered_time_zone_is_dropped_not_an_error(
+    client, offering, django_capture_on_commit_callbacks, zone
+):
+    """The hidden field is filled by the browser: a value the person cannot see never becomes
+    an error they cannot fix."""
+    response = submit(client, offering, django_capture_on_commit_callbacks, time_zone=zone)
+    assert response.status_code == 302
+    assert Registration.objects.get().time_zone == ""
+
+
 # --- look-alike and hidden characters in addresses ------------------------------------------------
 
 EMAIL_FIELDS = ("email", "work_email", "supervisor_email")

@@ -1,4 +1,11 @@
-"""``manage.py email_status``: outbound email counts by status and kind, and the oldest queued."""
+"""``manage.py email_status``: outbound email counts by status and kind, and the oldest queued.
+
+``--last N`` also prints the links of the N latest sent messages. The outbox stores bodies with
+personal links redacted (``outbox.redact_secrets``), so the command renders each message again
+the way it was sent, with its links made afresh by its kind's ``refresh_context`` hook: it is a
+tool for whoever runs ``manage.py`` (and so holds the signing key), never shown to staff in the
+admin.
+"""
 
 import re
 
@@ -6,6 +13,7 @@ from django.core.management.base import BaseCommand
 from django.db.models import Count
 
 from registrations.messaging.models import OutboundEmail
+from registrations.messaging.outbox import KINDS, render_email
 
 
 class Command(BaseCommand):
@@ -17,8 +25,8 @@ class Command(BaseCommand):
             type=int,
             default=0,
             metavar="N",
-            help="Also show the N most recent sent messages with the links in them (handy in "
-            "the default run, where the console prints messages encoded).",
+            help="Also show the N most recent sent messages with the links in them, made afresh "
+            "(handy in the default run, where the console prints messages encoded).",
         )
 
     def handle(self, *args: object, **options: object) -> None:
@@ -54,5 +62,15 @@ class Command(BaseCommand):
             for email in recent:
                 self.stdout.write(f"\n#{email.pk} {email.sent_at:%H:%M:%S} to {email.to_email}")
                 self.stdout.write(f"  {email.subject}")
-                for link in dict.fromkeys(re.findall(r"https?://\S+", email.text_body)):
+                for link in dict.fromkeys(re.findall(r"https?://\S+", _text_with_links(email))):
                     self.stdout.write(f"  {link}")
+
+
+def _text_with_links(email: OutboundEmail) -> str:
+    """The plain-text body of ``email`` rendered again with working links (``refresh_context``);
+    the stored body when the kind makes none or its body was removed (retention)."""
+    kind = KINDS.get(email.kind)
+    if kind is None or kind.refresh_context is None or email.body_removed_at is not None:
+        return email.text_body
+    email.context = kind.refresh_context(email)
+    return render_email(email)[1]

@@ -6,6 +6,8 @@ import json
 
 import pytest
 from django.utils import timezone
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from registrations.models import Registration
 from registrations.payments import checkout
@@ -112,6 +114,21 @@ def test_signature_from_the_future_is_refused(client, standin, course):
     [event] = events(standin, "checkout.session.completed")
     future = int(timezone.now().timestamp()) + 3600
     assert deliver(client, event, timestamp=future).status_code == 400
+
+
+@pytest.mark.django_db
+@settings(max_examples=60, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(header=st.text(min_size=1, max_size=200).filter(lambda h: "\x00" not in h))
+def test_any_signature_header_is_refused_with_400(client, standin, header):
+    """Whatever a client puts in ``Stripe-Signature`` (non-ASCII, ``v1=é``, garbage) is a 400:
+    Stripe's own comparison raises on non-ASCII text, which must not become a 500."""
+    for value in (header, f"t=1,v1={header}", f"t={header},v1=00"):
+        response = client.post(
+            "/payments/stripe/webhook/", b"{}", content_type="application/json",
+            HTTP_STRIPE_SIGNATURE=value,
+        )  # fmt: skip
+        assert response.status_code == 400
+    assert not WebhookEvent.objects.exists()
 
 
 @pytest.mark.django_db  # no commits needed: the fast, rolled-back database
