@@ -19,7 +19,7 @@ TEST_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/citreg
 TEST_REDIS_URL ?= redis://127.0.0.1:6379/15
 
 .PHONY: help run test install install-production browser-deps lock lint format check-deploy \
-	demo-data screenshots clean
+	demo-data screenshots clean bench-default-run
 
 help:
 	@echo "make run    - install, migrate, load the published schedule and serve http://127.0.0.1:8000"
@@ -30,6 +30,7 @@ help:
 	@echo "make install-production - (re)create $(VENV) with requirements.lock only (no dev tools)"
 	@echo "make lint   - ruff, the import layers (lint-imports), mypy, migrations check"
 	@echo "make screenshots - regenerate the README's screenshots in docs/screenshots/"
+	@echo "make bench-default-run - 200 registrations and 200 emails through a default run: nothing lost"
 
 CREATE_VENV = python=$$(devtools/find_python.sh) || exit 1; \
 	echo "Creating $(VENV) with $$python"; \
@@ -100,13 +101,24 @@ demo-data: install
 	$(PY) manage.py import_schedule courses/schedules/cit-911-schedule-2027.txt
 	$(PY) devtools/local_admin.py
 
+# Ports of the web server and the Stripe stand-in: `make run CITREG_PORT=8001 STRIPE_STANDIN_PORT=12112`.
+demo-data run: export CITREG_PORT ?= 8000
+run: export STRIPE_STANDIN_PORT ?= 12111
+
 run: demo-data
 	$(PY) manage.py collectstatic --no-input --verbosity 0
-	@echo "Serving http://127.0.0.1:8000 — stop everything with Ctrl-C"
-	@# Stripe: the local stand-in unless STRIPE_SECRET_KEY is set (devtools/stripe_env.sh).
-	@honcho_args=$$(devtools/stripe_env.sh) && \
+	@echo "Serving http://127.0.0.1:$(CITREG_PORT) — stop everything with Ctrl-C"
+	@# Ports, the broker (a running Redis, else the filesystem) and Stripe (the local stand-in
+	@# unless STRIPE_SECRET_KEY is set): devtools/run_env.py. Each process restarts when it dies
+	@# (devtools/keep_running.py, in Procfile.dev).
+	@honcho_args=$$($(PY) devtools/run_env.py) && \
 		$(VENV)/bin/honcho --procfile Procfile.dev $$honcho_args || \
 		{ status=$$?; [ $$status -eq 130 ] || [ $$status -eq 143 ] || exit $$status; }  # Ctrl-C is a normal stop
+
+# 200 registrations and 200 link requests through the web, back to back, against a default run
+# started for it on other ports (bench/default_run_burst.py); prints what was lost (nothing).
+bench-default-run: install
+	$(PY) bench/default_run_burst.py $(BENCH_ARGS)
 
 test: install browser-deps $(NPM_STAMP)
 	DATABASE_URL=$(TEST_DATABASE_URL) REDIS_URL=$(TEST_REDIS_URL) \

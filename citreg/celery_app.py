@@ -19,10 +19,20 @@ app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
 
 
+FILESYSTEM_BROKER_FOLDERS = (
+    "data_folder_in",
+    "data_folder_out",
+    "incoming_folder",
+    "processed_folder",
+    "control_folder",
+)
+
+
 @app.on_after_configure.connect
 def _ensure_filesystem_broker_folders(sender: Celery, **kwargs: object) -> None:
-    """Create the folders kombu's filesystem broker reads and writes (default run only)."""
+    """Create the folders the filesystem broker (``citreg.filesystem_broker``) reads and writes,
+    named in ``CELERY_BROKER_TRANSPORT_OPTIONS`` (the default run without Redis)."""
     options = sender.conf.broker_transport_options or {}
-    for key in ("data_folder_in", "data_folder_out", "processed_folder", "control_folder"):
+    for key in FILESYSTEM_BROKER_FOLDERS:
         if options.get(key):
             os.makedirs(options[key], exist_ok=True)

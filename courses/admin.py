@@ -5,7 +5,9 @@ formset's ``clean``, so the admin and the importer enforce the same rules with t
 
 ``HistoryAdmin`` is the base of every admin whose model keeps an audit history (here and in
 ``registrations.admin``): its "History" page lists who changed what and when
-(django-simple-history), read-only.
+(django-simple-history), read-only. It is a ``SingleLineFieldsAdmin``: every one-line text
+column edited in the admin (a title, a name, a meeting link) refuses line breaks, tabs, controls
+and invisible characters with a message naming the character (``courses.text.single_line``).
 """
 
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -13,6 +15,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from django import forms
 from django.contrib import admin
 from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import models
 from django.db.models import ForeignKey, Max, Min, QuerySet
 from django.forms.models import BaseInlineFormSet
 from django.http import Http404, HttpRequest
@@ -29,10 +32,36 @@ from .scheduling import (
     registration_closes_at,
     session_times,
 )
+from .text import single_line
 from .timefmt import session_label
 
 
-class HistoryAdmin(SimpleHistoryAdmin):
+class SingleLineURLField(forms.URLField):
+    """A URL field that refuses line breaks, tabs and invisible characters with
+    ``single_line``'s message before Django's URL parsing, which removes tabs and line breaks
+    silently (``urllib.parse.urlsplit``, WHATWG URL) or answers "Enter a valid URL"."""
+
+    def to_python(self, value: object) -> str:
+        if isinstance(value, str):
+            single_line(value.strip())
+        return super().to_python(value)
+
+
+class SingleLineFieldsAdmin:
+    """Admin mixin (before ``admin.ModelAdmin`` in the bases): every ``CharField`` of the model
+    (one line by its type; ``TextField`` is the multi-line one) gets the ``single_line``
+    validator on its form field, and a ``URLField`` the ``SingleLineURLField``."""
+
+    def formfield_for_dbfield(self, db_field: models.Field, request: HttpRequest, **kwargs):
+        if isinstance(db_field, models.URLField):
+            kwargs.setdefault("form_class", SingleLineURLField)
+        field = super().formfield_for_dbfield(db_field, request, **kwargs)  # type: ignore[misc]
+        if field is not None and isinstance(db_field, models.CharField):
+            field.validators.append(single_line)
+        return field
+
+
+class HistoryAdmin(SingleLineFieldsAdmin, SimpleHistoryAdmin):
     """An admin whose "History" page shows the model's audit history (``docs/architecture.md``,
     "Security and privacy"): each version with who made it, when, and the fields that changed.
 

@@ -5,6 +5,13 @@ The site's download link publishes the events (``METHOD:PUBLISH``). Each session
 ``METHOD:REQUEST`` / ``CANCEL``) updates the same calendar entry instead of adding another.
 ``SEQUENCE`` is the offering's ``schedule_version``, raised on every change of times or meeting
 link (RFC 5546 §2.1.4), so calendars apply the newest invitation and ignore older ones.
+
+Text that staff and attendees typed (the course title and requirements, the meeting link, the
+attendee's name) is written through ``courses.text``: one-line properties (``SUMMARY``,
+``LOCATION``, ``X-WR-CALNAME``, a ``CN``: ``common_name``) with ``one_line``, the
+``DESCRIPTION`` with ``multi_line``. A control character left in an older row would otherwise
+make a content line that calendar programs cannot parse (RFC 5545 §3.1 allows no controls but
+tab in a value), and they drop the property or the whole event.
 """
 
 from datetime import UTC
@@ -16,6 +23,7 @@ from django.utils import timezone
 from icalendar import Calendar, Event, vCalAddress
 
 from .models import Offering, Session
+from .text import multi_line, one_line
 
 PRODID = "-//citreg//CIT course registration//EN"
 
@@ -47,18 +55,19 @@ def session_event(
     sessions = offering.session_list
     number = next(i for i, s in enumerate(sessions, start=1) if s.pk == session.pk)
     course = offering.course
+    title = one_line(course.title)
+    meeting_url = one_line(meeting_url)
     url = f"{settings.SITE_URL}{offering.get_absolute_url()}"
     join = f"Join: {meeting_url}\n\n" if meeting_url else ""
     return Event.new(
         uid=session_uid(session),
-        summary=f"{course.title} (session {number} of {len(sessions)})",
+        summary=f"{title} (session {number} of {len(sessions)})",
         start=session.starts_at.astimezone(UTC),
         end=session.ends_at.astimezone(UTC),
         stamp=timezone.now().astimezone(UTC),
         sequence=sequence,
-        description=(
-            f"{course.title}, live online. {course.participation_requirements}\n\n"
-            f"{join}Details: {url}"
+        description=multi_line(
+            f"{title}, live online. {course.participation_requirements}\n\n{join}Details: {url}"
         ),
         location=meeting_url or "Live online",
         url=url,
@@ -76,7 +85,7 @@ def offering_calendar(offering: Offering, *, method: str = "PUBLISH") -> bytes:
     calendar = Calendar.new(
         prodid=PRODID,
         method=method,
-        name=f"{offering.course.title}: {offering.date_label}",
+        name=one_line(f"{offering.course.title}: {offering.date_label}"),
         subcomponents=[
             session_event(
                 s,
@@ -88,6 +97,14 @@ def offering_calendar(offering: Offering, *, method: str = "PUBLISH") -> bytes:
         ],
     )
     return calendar.to_ical()
+
+
+def common_name(name: str) -> str:
+    """A name as the ``CN`` parameter of an ``ATTENDEE`` or ``ORGANIZER``: one line
+    (``courses.text.one_line``), without backslashes. RFC 5545 §3.2 gives a backslash no meaning
+    in a parameter value, but readers disagree (icalendar reads ``CN=Ana\\;RSVP=FALSE`` as an
+    escaped semicolon, and the name swallows the next parameter), and no name needs one."""
+    return one_line(name.replace("\\", " "))
 
 
 def offering_invitation(
@@ -116,10 +133,12 @@ def offering_invitation(
     """
     if method not in ("REQUEST", "CANCEL"):
         raise ValueError(f"Unsupported iTIP method {method!r}.")
-    organizer = vCalAddress.new(settings.TRAINING_ADMIN_EMAIL, cn=settings.ORGANISATION_NAME)
+    organizer = vCalAddress.new(
+        settings.TRAINING_ADMIN_EMAIL, cn=common_name(settings.ORGANISATION_NAME)
+    )
     attendee = vCalAddress.new(
         attendee_email,
-        cn=attendee_name or None,
+        cn=common_name(attendee_name) or None,
         cutype="INDIVIDUAL",
         role="REQ-PARTICIPANT",
         rsvp=False,
@@ -139,7 +158,7 @@ def offering_invitation(
     calendar = Calendar.new(
         prodid=PRODID,
         method=method,
-        name=f"{offering.course.title}: {offering.date_label}",
+        name=one_line(f"{offering.course.title}: {offering.date_label}"),
         subcomponents=events,
     )
     return calendar.to_ical()

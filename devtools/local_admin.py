@@ -19,6 +19,7 @@ import django  # noqa: E402
 
 django.setup()
 
+from django.conf import settings  # noqa: E402
 from django.contrib.auth import get_user_model  # noqa: E402
 from django.contrib.auth.models import Group  # noqa: E402
 
@@ -46,8 +47,11 @@ def main() -> None:
     if not Group.objects.filter(name=roles.TRAINING_ADMINISTRATOR).exists():
         roles.sync_groups()
     user.groups.add(Group.objects.get(name=roles.TRAINING_ADMINISTRATOR))
+    site = settings.SITE_URL
+    if os.environ.get("CITREG_PORT") and site == "http://127.0.0.1:8000":  # the default: follow
+        site = f"http://127.0.0.1:{os.environ['CITREG_PORT']}"  # `make run CITREG_PORT=…`
     print(
-        f"Admin: http://127.0.0.1:8000/admin/  user: {USERNAME}  password: {password}  "
+        f"Admin: {site}/admin/  user: {USERNAME}  password: {password}  "
         f"(superuser, {roles.TRAINING_ADMINISTRATOR})"
     )
 

@@ -9,7 +9,8 @@ every agency domain staff list passes through ``normalise_email`` or ``normalise
   format characters (zero-width space, joiners, U+2060 word joiner, U+FEFF, the bidirectional
   controls U+200E/F, U+202A–E, U+2066–9), line and paragraph separators, private-use, surrogate and
   unassigned code points, and the other default-ignorable or blank code points (Unicode
-  ``DerivedCoreProperties.txt``, Default_Ignorable_Code_Point). A space inside is refused too.
+  ``DerivedCoreProperties.txt``, Default_Ignorable_Code_Point): ``courses.text.is_invisible``,
+  with none of the exceptions a line of text allows. A space inside is refused too.
 * Compatibility characters (those Unicode NFKC changes: fullwidth ``ｇ``, ligatures, superscripts)
   are refused: they are look-alikes of ordinary characters. The rest is put in NFC.
 * The domain is lower-cased and converted to IDNA 2008 A-labels (RFC 5890/5891, the ``idna``
@@ -34,23 +35,8 @@ from confusable_homoglyphs import categories, confusables
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
 
-# Unicode general categories that draw nothing or reorder text: Cc control, Cf format (zero-width
-# characters, U+FEFF, bidi controls, soft hyphen), Co private use, Cs surrogate, Cn unassigned,
-# Zl line and Zp paragraph separators.
-_INVISIBLE_CATEGORIES = frozenset({"Cc", "Cf", "Co", "Cs", "Cn", "Zl", "Zp"})
-# Default-ignorable or blank code points outside those categories: combining grapheme joiner,
-# Hangul fillers, Khmer inherent vowels, Mongolian and other variation selectors, braille blank.
-_BLANK_RANGES = (
-    (0x034F, 0x034F),
-    (0x115F, 0x1160),
-    (0x17B4, 0x17B5),
-    (0x180B, 0x180F),
-    (0x2800, 0x2800),
-    (0x3164, 0x3164),
-    (0xFE00, 0xFE0F),
-    (0xFFA0, 0xFFA0),
-    (0xE0100, 0xE01EF),
-)
+from courses.text import describe, is_invisible
+
 # Scripts that carry no letters of their own (digits, hyphen, combining marks).
 _NEUTRAL_SCRIPTS = frozenset({"COMMON", "INHERITED"})
 # UTS #39 §5.2 "Highly Restrictive": script mixes that are the normal way of writing a language.
@@ -60,23 +46,6 @@ _ALLOWED_MIXES = (
     frozenset({"LATIN", "HAN", "HANGUL"}),
 )
 _AGAIN = "Please check the address and type it again."
-
-
-def is_invisible(char: str) -> bool:
-    """True for a character that shows nothing, or changes how the text around it reads: a
-    control, format (zero-width, bidi), separator, private-use or unassigned code point, or
-    another default-ignorable or blank one (see the module docstring)."""
-    if unicodedata.category(char) in _INVISIBLE_CATEGORIES:
-        return True
-    code = ord(char)
-    return any(low <= code <= high for low, high in _BLANK_RANGES)
-
-
-def describe(char: str) -> str:
-    """A character as a message names it, e.g. "ZERO WIDTH SPACE (U+200B)"."""
-    code = f"U+{ord(char):04X}"
-    name = unicodedata.name(char, "")
-    return f"{name} ({code})" if name else code
 
 
 def _refuse_hidden(value: str, what: str) -> None:

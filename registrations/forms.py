@@ -11,6 +11,8 @@ from django import forms
 from django.urls import reverse
 from django.utils.html import format_html
 
+from courses.text import one_line, single_line
+
 from . import addresses
 from .models import Registration
 from .models.agency import email_domain, refuse_lookalike
@@ -23,10 +25,11 @@ PHONE = re.compile(r"^[0-9+().\-\s]{7,25}(\s*(x|ext\.?)\s*[0-9]{1,6})?$", re.IGN
 
 
 def clean_text(value: str) -> str:
-    """One line of visible text: control characters, line breaks, zero-width and bidi
-    characters (``addresses.is_invisible``) become spaces, runs of spaces collapse, ends are
-    stripped."""
-    return " ".join("".join(" " if addresses.is_invisible(c) else c for c in value).split())
+    """One line of visible text (``courses.text.one_line``): runs of spaces collapse, ends are
+    stripped. The single-line fields refuse line breaks, tabs, controls and invisible
+    characters first (``courses.text.single_line``, with a message naming the character), so
+    for them this only tidies the spaces."""
+    return one_line(value)
 
 
 def validate_phone(value: str) -> None:
@@ -86,7 +89,9 @@ class AgencyEmailField(StrippedEmailField):
 class RegistrationForm(forms.ModelForm):
     """Everything needed to register and prove eligibility.
 
-    All text fields strip surrounding whitespace (Django's default); emails keep plus signs and
+    All text fields strip surrounding whitespace (Django's default); the one-line ones
+    (``SINGLE_LINE_FIELDS``) refuse line breaks, tabs, controls and invisible characters with a
+    message naming the character (``courses.text.single_line``); emails keep plus signs and
     subdomains. ``time_zone`` is a hidden field filled from the browser's ``Intl`` API; a value not
     in the zone database is dropped (stored blank) rather than shown as an error the user
     cannot fix.
@@ -170,6 +175,8 @@ class RegistrationForm(forms.ModelForm):
         }
         for name, value in autocomplete.items():
             self.fields[name].widget.attrs["autocomplete"] = value
+        for name in self.SINGLE_LINE_FIELDS:
+            self.fields[name].validators.append(single_line)
         self.helper = FormHelper()
         self.helper.form_id = "registration-form"
         self.helper.attrs = {"novalidate": ""}  # Server-side messages, the same for everyone.
@@ -207,6 +214,8 @@ class RegistrationForm(forms.ModelForm):
     TEXT_FIELDS = (
         "first_name", "last_name", "employer_name", "employer_city", "supervisor_name",
     )  # fmt: skip
+    # One line each: line breaks, tabs, controls and invisible characters are refused.
+    SINGLE_LINE_FIELDS = (*TEXT_FIELDS, "phone")
 
     def clean(self) -> dict:
         data = super().clean()
@@ -236,12 +245,16 @@ class RegistrationForm(forms.ModelForm):
 
 
 class DetailsForm(forms.Form):
-    """Correct name spelling and phone on the manage page."""
+    """Correct name spelling and phone on the manage page (one line each: line breaks, tabs,
+    controls and invisible characters are refused, ``courses.text.single_line``)."""
 
-    first_name = forms.CharField(max_length=150)
-    last_name = forms.CharField(max_length=150)
+    first_name = forms.CharField(max_length=150, validators=[single_line])
+    last_name = forms.CharField(max_length=150, validators=[single_line])
     phone = forms.CharField(
-        max_length=40, required=False, label="Phone (optional)", validators=[validate_phone]
+        max_length=40,
+        required=False,
+        label="Phone (optional)",
+        validators=[single_line, validate_phone],
     )
 
     def clean(self) -> dict:

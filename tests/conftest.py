@@ -24,6 +24,11 @@ pytest_plugins = ["tests.browser.plugin"]
 
 def pytest_configure(config):
     config.addinivalue_line("markers", "integration: starts a real Celery worker or SMTP server")
+    config.addinivalue_line(
+        "markers",
+        "drill: a fault drill (tests/drills/): starts its own Redis, worker, beat, web and SMTP "
+        "sink, breaks one of them and checks that nothing is lost",
+    )
 
 
 @pytest.fixture

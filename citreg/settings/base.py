@@ -166,18 +166,34 @@ if REDIS_URL:
 else:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
 
-# Celery (namespace CELERY_ in citreg/celery_app.py).
+# Celery (namespace CELERY_ in citreg/celery_app.py). The broker: CELERY_BROKER_URL, else REDIS_URL,
+# else the filesystem broker in var/broker (CELERY_BROKER_FOLDER); `make run` uses a Redis server
+# that answers on this machine before falling back to it (devtools/run_env.py). The choice and
+# its figures: docs/architecture.md, "The default run".
 CELERY_BROKER_URL = env("CELERY_BROKER_URL", default=REDIS_URL or "filesystem://localhost/")
+# Seconds a message a worker took may stay unacknowledged before Redis gives it to another worker
+# (a worker killed mid-task: its tasks run again after this long). Keep it above the longest task
+# (CELERY_TASK_TIME_LIMIT) and the longest countdown (EMAIL_RETRY_MAX_SECONDS), or such tasks run
+# twice; the drills set it short. The filesystem broker has none (citreg/filesystem_broker.py).
+CELERY_VISIBILITY_TIMEOUT_SECONDS = env.int("CELERY_VISIBILITY_TIMEOUT_SECONDS", default=3600)
+if CELERY_VISIBILITY_TIMEOUT_SECONDS < 1:
+    raise ImproperlyConfigured("CELERY_VISIBILITY_TIMEOUT_SECONDS must be 1 or more (seconds).")
 CELERY_BROKER_TRANSPORT_OPTIONS: dict = {}
 if CELERY_BROKER_URL.startswith("filesystem://"):
-    _broker_dir = VAR_DIR / "broker"
+    # kombu's filesystem transport, made to publish whole messages only (it lost some and
+    # stopped the worker under a burst).
+    CELERY_BROKER_TRANSPORT = "citreg.filesystem_broker:Transport"
+    _broker_dir = Path(env("CELERY_BROKER_FOLDER", default=str(VAR_DIR / "broker")))
     CELERY_BROKER_TRANSPORT_OPTIONS = {
         "data_folder_in": str(_broker_dir / "queue"),
         "data_folder_out": str(_broker_dir / "queue"),
+        "incoming_folder": str(_broker_dir / "incoming"),
         "processed_folder": str(_broker_dir / "processed"),
         "control_folder": str(_broker_dir / "control"),
         "store_processed": False,
-        "polling_interval": 0.2,  # seconds; a message goes out in well under a second
+        # Seconds between looks at the queue folder while the worker waits; it also waits this
+        # long whenever all its processes are busy, which caps it near 2 / interval tasks a second.
+        "polling_interval": 0.05,
     }
 else:
     # Fail fast when Redis is unreachable; publishing then retries briefly (EMAIL_PUBLISH_RETRIES)
@@ -185,8 +201,11 @@ else:
     CELERY_BROKER_TRANSPORT_OPTIONS = {
         "socket_connect_timeout": 2,
         "socket_timeout": 5,
-        "visibility_timeout": 3600,
+        "visibility_timeout": CELERY_VISIBILITY_TIMEOUT_SECONDS,
     }
+    # Every key under this prefix (`make run` sets one per checkout on a shared Redis).
+    if _key_prefix := env("CELERY_BROKER_KEY_PREFIX", default=""):
+        CELERY_BROKER_TRANSPORT_OPTIONS["global_keyprefix"] = _key_prefix
 CELERY_BROKER_CONNECTION_TIMEOUT = 2
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_TASK_DEFAULT_QUEUE = env("CELERY_TASK_DEFAULT_QUEUE", default="celery")
@@ -208,6 +227,7 @@ CELERY_IMPORTS = [
     "registrations.messaging.reminders",
     "registrations.seats.booking",
     "registrations.payments.checkout",
+    "registrations.payments.reconcile",
     "registrations.payments.refunds",
     "registrations.intake",
     "registrations.privacy.retention",
@@ -219,6 +239,13 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": 60.0,
     },
     "release-expired-holds": {"task": "registrations.release_expired_holds", "schedule": 60.0},
+    # Payments left "creating" (or open/processing with Stripe's event lost) and refunds left
+    # "pending" (registrations.payments.reconcile, .refunds).
+    "reconcile-payments": {
+        "task": "registrations.reconcile_payments",
+        "schedule": env.float("CHECKOUT_RECONCILE_INTERVAL_SECONDS", default=60.0),
+    },
+    "retry-pending-refunds": {"task": "registrations.retry_pending_refunds", "schedule": 120.0},
     "send-due-reminders": {
         "task": "registrations.send_due_reminders",
         "schedule": env.float("REMINDER_INTERVAL_SECONDS", default=180.0),
@@ -241,6 +268,11 @@ EMAIL_RETRY_MAX_SECONDS = env.float("EMAIL_RETRY_MAX_SECONDS", default=600.0)
 EMAIL_SENDING_TIMEOUT_SECONDS = env.int("EMAIL_SENDING_TIMEOUT_SECONDS", default=300)
 EMAIL_SWEEP_GRACE_SECONDS = env.int("EMAIL_SWEEP_GRACE_SECONDS", default=30)
 EMAIL_PUBLISH_RETRIES = env.int("EMAIL_PUBLISH_RETRIES", default=1)
+# A task handed the id of a row it cannot see (not committed yet) retries this many times, after
+# base × 2^n seconds (2, 4, 8, 16, 32: about a minute), then logs an error and fails
+# (registrations.messaging.outbox.retry_for_missing_row).
+TASK_ROW_RETRIES = env.int("TASK_ROW_RETRIES", default=5)
+TASK_ROW_RETRY_BASE_SECONDS = env.float("TASK_ROW_RETRY_BASE_SECONDS", default=2.0)
 # "Email the attendees" (registrations.messaging.broadcasts): messages per minute, to respect
 # the provider.
 BROADCAST_RATE_PER_MINUTE = env.float("BROADCAST_RATE_PER_MINUTE", default=120.0)
@@ -349,6 +381,19 @@ STRIPE_SECRET_KEY = env("STRIPE_SECRET_KEY", default="")
 STRIPE_WEBHOOK_SECRET = env("STRIPE_WEBHOOK_SECRET", default="")
 STRIPE_API_BASE = env("STRIPE_API_BASE", default="https://api.stripe.com")
 STRIPE_API_VERSION = "2026-10-28.endive"  # the version stripe 16.1 is built for
+# Seconds one HTTP attempt to Stripe may take; the library tries 3 times, so a call ends within
+# about 3 × this + 2 s, well inside CHECKOUT_RECONCILE_GRACE_SECONDS.
+STRIPE_TIMEOUT_SECONDS = env.float("STRIPE_TIMEOUT_SECONDS", default=10.0)
+# Checkout (registrations.payments.checkout, .reconcile): a Pay press waits at most this long for
+# another request of the same registration that is creating its checkout, then says "try again".
+CHECKOUT_WAIT_SECONDS = env.float("CHECKOUT_WAIT_SECONDS", default=2.0)
+# A payment still "creating" this long after its last change was abandoned by its request (the
+# process or the database connection died): the beat task, or the next Pay press, reconciles it
+# with Stripe. Must exceed the longest Stripe call (above).
+CHECKOUT_RECONCILE_GRACE_SECONDS = env.int("CHECKOUT_RECONCILE_GRACE_SECONDS", default=60)
+# Refunds (registrations.payments.refunds): a refund still "pending" this long after its last
+# change lost its task or its request; the beat task issues it again with its idempotency key.
+REFUND_PENDING_GRACE_SECONDS = env.int("REFUND_PENDING_GRACE_SECONDS", default=300)
 
 # Abuse limits (registrations.ratelimits): per client IP and per email, "count/period".
 RATELIMIT_ENABLE = env.bool("RATELIMIT_ENABLE", default=True)

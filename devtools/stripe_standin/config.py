@@ -32,6 +32,9 @@ class Config:
             (``STRIPE_STANDIN_ASYNC_DELAY``, default 5).
         tick: seconds between checks for expired sessions and due delayed payments.
         delivery_timeout: seconds to wait for the webhook endpoint's answer.
+        state_file: a JSON file the objects are loaded from at start and written to after each
+            change (``STRIPE_STANDIN_STATE_FILE``; ``make run`` uses
+            ``var/stripe-standin-state.json``); empty keeps them in memory only (the tests).
     """
 
     host: str = "127.0.0.1"
@@ -43,6 +46,7 @@ class Config:
     async_delay: float = 5
     tick: float = 0.2
     delivery_timeout: float = 10
+    state_file: str = ""
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] = os.environ) -> "Config":
@@ -65,4 +69,5 @@ class Config:
                 else defaults.retry_schedule
             ),
             async_delay=float(environ.get("STRIPE_STANDIN_ASYNC_DELAY", defaults.async_delay)),
+            state_file=environ.get("STRIPE_STANDIN_STATE_FILE", defaults.state_file),
         )

@@ -22,6 +22,7 @@ from . import page
 from .config import DEFAULT_API_VERSION, Config
 from .errors import StripeError, unknown
 from .forms import FormError, decode_form
+from .persist import StateFile
 from .state import Clock, Store, new_id
 from .webhooks import Dispatcher
 
@@ -40,6 +41,11 @@ class StandinServer:
 
     Use ``start()``/``stop()`` to run it in background threads (the tests do), or
     ``serve_forever()`` to run it in the foreground (``python -m devtools.stripe_standin``).
+    With ``config.state_file``, the objects are loaded from that file here and written to it
+    after every change (``persist``; see ``persist.py``).
+
+    Raises:
+        StateFileError: the state file exists but cannot be read.
     """
 
     def __init__(self, config: Config):
@@ -52,12 +58,23 @@ class StandinServer:
             config.delivery_timeout,
         )
         self.store = Store(self.clock, self.dispatcher.enqueue, config.async_delay)
+        self.state_file = StateFile(config.state_file) if config.state_file else None
+        self.loaded = self.state_file.load(self) if self.state_file else False
+        self._events_saved = len(self.store.events)
+        self.dispatcher.on_change = self.persist
         self.httpd = ThreadingHTTPServer((config.host, config.port), _Handler)
         self.httpd.daemon_threads = True
         self.httpd.standin = self  # type: ignore[attr-defined]
         self.store.checkout_base = self.base_url
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
+
+    def persist(self) -> None:
+        """Write the state file, if there is one and anything changed (called after each POST,
+        webhook attempt, and by the ticker when an event was emitted since the last write)."""
+        if self.state_file is not None:
+            self._events_saved = len(self.store.events)
+            self.state_file.save(self)
 
     @property
     def base_url(self) -> str:
@@ -110,6 +127,9 @@ class StandinServer:
         while not self._stop.wait(self.config.tick):
             try:
                 self.store.expire_due()
+                # Expiries and settlements emit events (also those a GET of the page caused).
+                if len(self.store.events) != self._events_saved:
+                    self.persist()
             except Exception:  # keep ticking; the error is in the log
                 logger.exception("expiry check failed")
 
@@ -190,6 +210,8 @@ class _Handler(BaseHTTPRequestHandler):
     # ------------------------------------------------------------ plumbing
 
     def _send(self, status: int, body: bytes, content_type: str, headers: Obj | None = None):
+        if self.command == "POST":  # whatever it changed is on disk before the client hears
+            self.standin.persist()
         self.send_response(status)
         self.send_header("Content-Type", content_type)
         self.send_header("Content-Length", str(len(body)))

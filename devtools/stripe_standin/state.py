@@ -86,6 +86,17 @@ class Clock:
             self._offset = 0.0
         return self.now()
 
+    @property
+    def offset(self) -> float:
+        """Seconds the clock is ahead of the real one (kept in the state file)."""
+        with self._lock:
+            return self._offset
+
+    @offset.setter
+    def offset(self, seconds: float) -> None:
+        with self._lock:
+            self._offset = seconds
+
 
 class Store:
     """All objects of the stand-in, guarded by one lock, and the operations on them.
@@ -393,25 +404,30 @@ class Store:
         return self.sessions[session_id]
 
     def list_sessions(self, params: Obj) -> tuple[list[Obj], bool]:
-        """GET /v1/checkout/sessions, newest first, filtered by ``payment_intent``, ``status``
-        and ``customer_email``; paged by ``limit`` (1–100, default 10) and ``starting_after``
-        (https://docs.stripe.com/api/checkout/sessions/list).
+        """GET /v1/checkout/sessions, newest first, filtered by ``payment_intent``, ``status``,
+        ``customer_email`` and ``created`` (unix seconds: a number, or a hash of ``gt``, ``gte``,
+        ``lt``, ``lte``); paged by ``limit`` (1–100, default 10) and ``starting_after``
+        (https://docs.stripe.com/api/checkout/sessions/list, /api/pagination).
 
         Returns:
             (sessions, has_more).
 
         Raises:
-            StripeError: 400 for an unknown parameter or a bad ``limit``; 404 for an unknown
-                ``starting_after`` id.
+            StripeError: 400 for an unknown parameter, a bad ``limit`` or ``created``; 404 for an
+                unknown ``starting_after`` id.
         """
         _only(
             params,
-            {"payment_intent", "status", "customer_email", "limit", "starting_after", "expand"},
-        )
+            {
+                "payment_intent", "status", "customer_email", "created", "limit",
+                "starting_after", "expand",
+            },
+        )  # fmt: skip
         limit = _integer(params, "limit")
         limit = 10 if limit is None else limit
         if not 1 <= limit <= 100:
             raise invalid("limit", "Limit must be between 1 and 100.", "parameter_invalid_integer")
+        created = _created_range(params)
         with self.lock:
             found = [
                 session
@@ -420,6 +436,7 @@ class Store:
                     params.get(key) is None or session[key] == params[key]
                     for key in ("payment_intent", "status", "customer_email")
                 )
+                and created(session["created"])
             ]
             after = params.get("starting_after")
             if after:
@@ -850,6 +867,33 @@ def _integer(params: Obj, key: str, *, where: str = "") -> int | None:
     if isinstance(value, str) and re.fullmatch(r"-?\d+", value):
         return int(value)
     raise invalid(_name(where, key), f"Invalid integer: {value}", "parameter_invalid_integer")
+
+
+_COMPARISONS: dict[str, Callable[[int, int], bool]] = {
+    "gt": lambda value, bound: value > bound,
+    "gte": lambda value, bound: value >= bound,
+    "lt": lambda value, bound: value < bound,
+    "lte": lambda value, bound: value <= bound,
+}
+
+
+def _created_range(params: Obj) -> Callable[[int], bool]:
+    """The ``created`` filter of a list request: ``created=<t>`` (exactly ``t``) or
+    ``created[gt|gte|lt|lte]=<t>``, unix seconds (https://docs.stripe.com/api/checkout/sessions/
+    list#list_checkout_sessions-created). Returns a test of a ``created`` value.
+
+    Raises:
+        StripeError: 400 for another key inside ``created`` or a value that is not an integer.
+    """
+    raw = params.get("created")
+    if raw is None or raw == "":
+        return lambda value: True
+    if not isinstance(raw, dict):
+        exact = _integer(params, "created")
+        return lambda value: value == exact
+    _only(raw, set(_COMPARISONS), "created")
+    bounds = [(_COMPARISONS[key], _integer(raw, key, where="created")) for key in raw]
+    return lambda value: all(bound is None or test(value, bound) for test, bound in bounds)
 
 
 def _url(params: Obj, key: str, *, required: bool) -> str | None:

@@ -15,6 +15,7 @@ import threading
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Callable
 from typing import Any
 
 from .state import new_id
@@ -61,7 +62,9 @@ class Dispatcher:
 
     Each delivery is a dict ``{"id", "event_id", "event_type", "status"
     (held|pending|succeeded|failed), "attempts": [{"at", "status", "error"}], "next_attempt_at"}``
-    (times in unix seconds of the real clock: retries do not follow the test clock).
+    (times in unix seconds of the real clock: retries do not follow the test clock); ``bodies``
+    maps each event id to the exact bytes delivered. ``on_change``, when set, is called (without
+    any lock held) after each attempt is recorded: the server saves its state then.
     """
 
     def __init__(self, url: str, secret: str, retry_schedule: tuple[float, ...], timeout: float):
@@ -69,16 +72,17 @@ class Dispatcher:
         self.secret = secret
         self.retry_schedule = retry_schedule
         self.timeout = timeout
-        self._cond = threading.Condition()
+        self.lock = threading.Condition()
+        self.on_change: Callable[[], None] | None = None
         self._stopped = False
         self._thread: threading.Thread | None = None
         self.reset()
 
     def reset(self) -> None:
         """Forget all deliveries and turn the test switches off."""
-        with self._cond:
+        with self.lock:
             self.deliveries: list[Obj] = []
-            self._events: dict[str, bytes] = {}
+            self.bodies: dict[str, bytes] = {}
             self.duplicate = False
             self.out_of_order = False
 
@@ -87,11 +91,11 @@ class Dispatcher:
         ``out_of_order``). Returns the new deliveries (none without a webhook URL)."""
         if not self.url:
             return []
-        with self._cond:
-            self._events[event["id"]] = json.dumps(event, indent=2).encode()
+        with self.lock:
+            self.bodies[event["id"]] = json.dumps(event, indent=2).encode()
             copies = 2 if self.duplicate else 1
             created = [self._add(event, held=self.out_of_order) for _ in range(copies)]
-            self._cond.notify_all()
+            self.lock.notify_all()
             return [dict(delivery) for delivery in created]
 
     def _add(self, event: Obj, held: bool) -> Obj:
@@ -109,7 +113,7 @@ class Dispatcher:
     def set_switches(self, duplicate: bool | None = None, out_of_order: bool | None = None) -> Obj:
         """Turn the test switches on or off. Turning ``out_of_order`` off releases the events
         held while it was on, newest first. Returns the switches now."""
-        with self._cond:
+        with self.lock:
             if duplicate is not None:
                 self.duplicate = duplicate
             if out_of_order is not None:
@@ -120,12 +124,12 @@ class Dispatcher:
                     for position, delivery in enumerate(reversed(held)):
                         delivery["status"] = "pending"
                         delivery["next_attempt_at"] = start + position * 0.001
-                    self._cond.notify_all()
+                    self.lock.notify_all()
             return {"duplicate": self.duplicate, "out_of_order": self.out_of_order}
 
     def list(self) -> list[Obj]:
         """Copies of all deliveries, oldest first."""
-        with self._cond:
+        with self.lock:
             return [dict(d, attempts=list(d["attempts"])) for d in self.deliveries]
 
     def start(self) -> None:
@@ -136,25 +140,27 @@ class Dispatcher:
 
     def stop(self) -> None:
         """Stop the delivery thread (waits for an attempt under way)."""
-        with self._cond:
+        with self.lock:
             self._stopped = True
-            self._cond.notify_all()
+            self.lock.notify_all()
         if self._thread is not None:
             self._thread.join(self.timeout + 1)
 
     def _run(self) -> None:
         while True:
-            with self._cond:
+            with self.lock:
                 delivery = self._next_due()
                 while delivery is None and not self._stopped:
-                    self._cond.wait(self._wait_time())
+                    self.lock.wait(self._wait_time())
                     delivery = self._next_due()
                 if self._stopped:
                     return
-                body = self._events[delivery["event_id"]]
+                body = self.bodies[delivery["event_id"]]
             status, error = self._attempt(body)
-            with self._cond:
+            with self.lock:
                 self._record(delivery, status, error)
+            if self.on_change is not None:
+                self.on_change()
 
     def _next_due(self) -> Obj | None:
         now = time.time()
@@ -205,8 +211,8 @@ class Dispatcher:
         while the ``out_of_order`` switch holds new ones. Raises ValueError without a URL."""
         if not self.url:
             raise ValueError("no STRIPE_WEBHOOK_URL is configured")
-        with self._cond:
-            self._events[event["id"]] = json.dumps(event, indent=2).encode()
+        with self.lock:
+            self.bodies[event["id"]] = json.dumps(event, indent=2).encode()
             delivery = self._add(event, held=False)
-            self._cond.notify_all()
+            self.lock.notify_all()
             return dict(delivery)

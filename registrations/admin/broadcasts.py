@@ -13,6 +13,7 @@ from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404
 from django.urls import path, reverse
 
+from courses.admin import SingleLineFieldsAdmin
 from registrations import roles
 from registrations.messaging import broadcasts
 from registrations.messaging.models import OutboundEmail
@@ -48,10 +49,11 @@ class BroadcastForm(forms.ModelForm):
 
 
 @admin.register(Broadcast)
-class BroadcastAdmin(admin.ModelAdmin):
+class BroadcastAdmin(SingleLineFieldsAdmin, admin.ModelAdmin):
     """Write to a class's attendees: draft, preview for one recipient, send, watch the progress
     (the page refreshes itself while messages are queued), retry the failed ones. The rules are
-    in ``registrations.messaging.broadcasts``."""
+    in ``registrations.messaging.broadcasts``; the subject is one line
+    (``SingleLineFieldsAdmin``)."""
 
     form = BroadcastForm
     change_form_template = "admin/registrations/broadcast/change_form.html"

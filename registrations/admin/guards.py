@@ -14,6 +14,7 @@ from collections.abc import Iterable, Iterator
 from django.db.models.constants import LOOKUP_SEP
 from django.http import HttpRequest, StreamingHttpResponse
 
+from courses.text import one_line
 from registrations import roles
 from registrations.models import Registration
 
@@ -91,10 +92,16 @@ class RegistrationFieldGuard:
 
 
 def safe_cell(value: object) -> str:
-    """A CSV cell a spreadsheet shows as text: a value starting with ``= + - @``, a tab or a
-    carriage return (a formula, OWASP "CSV injection") gets a leading apostrophe."""
-    text = "" if value is None else str(value)
-    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
+    """A CSV cell a spreadsheet shows as text, on one line.
+
+    Line breaks, tabs, other controls, bidi and zero-width characters become spaces and the
+    ends are stripped (``courses.text.one_line``: an older row or an import may hold them, and a
+    line break inside a cell breaks every tool that reads a CSV line by line); then a value that
+    starts with ``= + - @`` (a formula, OWASP "CSV injection": the tab and carriage return it
+    also lists are gone by then) gets a leading apostrophe.
+    """
+    text = one_line(value)
+    return "'" + text if text[:1] in ("=", "+", "-", "@") else text
 
 
 class _Echo:

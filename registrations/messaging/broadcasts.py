@@ -16,11 +16,13 @@ and records permanent ones; "retry failed" queues the failed rows again at the s
 are the progress: queued, sent, failed (with their errors).
 """
 
+import logging
 import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from celery import shared_task
+from celery.app.task import Task
 from django.conf import settings
 from django.contrib.auth.models import User
 from django.core.exceptions import ValidationError
@@ -36,9 +38,17 @@ from registrations.models import Broadcast, Registration
 
 from .models import OutboundEmail
 from .notices import active_only, manage_url_for
-from .outbox import PERSONAL_LINK, email_queue, enqueue_send, register_kind, render_email
+from .outbox import (
+    PERSONAL_LINK,
+    email_queue,
+    enqueue_send,
+    register_kind,
+    render_email,
+    retry_for_missing_row,
+)
 
 Status = OutboundEmail.Status
+logger = logging.getLogger("citreg.email")
 
 PLACEHOLDERS = {
     "first_name": "the recipient's first name",
@@ -290,6 +300,7 @@ def broadcasts_restart_stalled(now: datetime | None = None) -> list[int]:
         .distinct()
     )
     candidates = {int(batch.partition(":")[2]) for batch in batches}
+    _skip_orphans(candidates, now)
     ids = list(
         Broadcast.objects.filter(pk__in=candidates)
         .filter(Q(pumped_at__isnull=True) | Q(pumped_at__lte=stale))
@@ -300,6 +311,27 @@ def broadcasts_restart_stalled(now: datetime | None = None) -> list[int]:
     for pk in ids:
         start_pump(pk)
     return ids
+
+
+def _skip_orphans(candidates: set[int], now: datetime) -> None:
+    """Queued messages of a broadcast that was deleted (the admin deletes only unsent ones; a
+    shell or a script could) have no pump to send them and the sweeper leaves batch rows alone:
+    they are skipped, with the reason, and logged."""
+    orphans = candidates - set(
+        Broadcast.objects.filter(pk__in=candidates).values_list("pk", flat=True)
+    )
+    for pk in sorted(orphans):
+        skipped = (
+            batch_emails(pk)
+            .filter(status=Status.QUEUED)
+            .update(
+                status=Status.SKIPPED,
+                last_error="Not sent: the email to attendees was deleted.",
+                next_attempt_at=None,
+                updated_at=now,
+            )
+        )
+        logger.error("broadcast.deleted_while_sending broadcast=%s skipped=%s", pk, skipped)
 
 
 @dataclass(frozen=True)
@@ -406,10 +438,13 @@ def progress(broadcast: Broadcast) -> Progress:
     )
 
 
-@shared_task(name="registrations.pump_broadcast", acks_late=True, ignore_result=True)
-def pump_broadcast(broadcast_id: int) -> int:
+@shared_task(name="registrations.pump_broadcast", bind=True, acks_late=True, ignore_result=True)
+def pump_broadcast(self: Task, broadcast_id: int) -> int:
     """Publish a broadcast's messages whose moment came; run again a few seconds later while any
-    are queued (``broadcast_pump``). Returns how many were published."""
+    are queued (``broadcast_pump``). Returns how many were published. A broadcast it cannot see
+    is waited for, then reported (``outbox.retry_for_missing_row``)."""
+    if not Broadcast.objects.filter(pk=broadcast_id).exists():
+        retry_for_missing_row(self, model="Broadcast", row_id=broadcast_id)
     result = broadcast_pump(broadcast_id)
     if result.next_in is not None:
         pump_broadcast.apply_async(args=(broadcast_id,), countdown=result.next_in)

@@ -16,6 +16,9 @@ sweeper.
   stuck in ``sending`` past ``EMAIL_SENDING_TIMEOUT_SECONDS``, so a broker outage or a dead worker
   delays a message but never loses it.
 
+Every task handed a row's id follows ``retry_for_missing_row`` when the row is not there (it
+lives here, in the lowest layer with tasks, so every sender can use it).
+
 Delivery is at-least-once: a message goes out twice only if a worker dies between the SMTP server
 accepting it and the row being marked sent. Retry rules follow RFC 5321 §4.2.1 (4yz transient,
 5yz permanent).
@@ -35,20 +38,29 @@ import socket
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from email.message import MIMEPart
-from email.utils import formataddr, make_msgid
+from email import policy as email_policy
+from email.header import Header
+from email.headerregistry import Address
+from email.message import EmailMessage, MIMEPart
+from email.policy import EmailPolicy, Policy
+from email.utils import make_msgid
+from typing import NoReturn
 from urllib.parse import urlsplit
 
 from celery import shared_task
+from celery.app.task import Task
 from django.conf import settings
 from django.core.mail import EmailMultiAlternatives
 from django.db import IntegrityError, models, transaction
 from django.template.loader import render_to_string
 from django.utils import timezone
 
+from courses.text import multi_line, one_line, truncate
+
 from .models import KIND_LABELS, OutboundEmail
 
 logger = logging.getLogger("citreg.email")
+task_logger = logging.getLogger("citreg.tasks")
 
 Status = OutboundEmail.Status
 SUBJECT_MAX = 200
@@ -140,12 +152,83 @@ class Queued:
 
 
 def clean_header(value: str) -> str:
-    """Return ``value`` on one line: CR, LF and other line breaks become spaces.
+    """Return ``value`` on one line of visible text (``courses.text.one_line``): line breaks,
+    tabs, other controls, bidi and zero-width characters become spaces.
 
     Header values built from user input (names, subjects) go through this, so nobody can add a
-    header (e.g. ``"Ana\\r\\nBcc: x@example.org"``) by typing a line break.
+    header (e.g. ``"Ana\\r\\nBcc: x@example.org"``) by typing a line break, or reverse how a
+    subject reads with a bidi override.
     """
-    return " ".join(str(value).splitlines()).strip()
+    return one_line(value)
+
+
+def mailbox(name: str, address: str) -> str:
+    """``name <address>`` as Django's message takes a recipient: the name on one line
+    (``clean_header``), quoted as RFC 5322 §3.4 requires (``email.headerregistry.Address``), so a
+    comma, ``<``, ``@`` or quote in a name cannot make it a list of other recipients. The
+    ``To`` header itself is written by ``encoded_mailbox`` (see ``HeaderSafeMessage``).
+
+    (``email.utils.formataddr`` is not used: it turns a non-ASCII name into an RFC 2047 word
+    that the message's own header folding later decodes and writes back unquoted, so
+    "Zoë, O'Brien" became two recipients, "Zoë" and "O'Brien".)
+    """
+    local, _, domain = address.rpartition("@")
+    return str(Address(display_name=clean_header(name), username=local, domain=domain))
+
+
+# Header lines citreg writes stay within RFC 5322's recommended 78 characters (§2.1.1).
+HEADER_LINE = 78
+
+
+def encoded_text(value: str, name: str) -> str:
+    """An unstructured header value (``Subject``) as it goes on the wire: ASCII as it is,
+    anything else in RFC 2047 encoded words, folded into lines of at most ``HEADER_LINE``
+    octets by the standard library's ``email.header.Header`` (which splits encoded words on
+    character boundaries)."""
+    charset = "us-ascii" if value.isascii() else "utf-8"
+    return Header(value, charset, maxlinelen=HEADER_LINE, header_name=name).encode(linesep="\n")
+
+
+def encoded_mailbox(name: str, address: str) -> str:
+    """The ``To`` value for ``name`` at ``address`` as it goes on the wire: an ASCII name that
+    fits on the line quoted (``mailbox``), any other name in RFC 2047 encoded words (which
+    carry quotes, commas and angle brackets as data, RFC 2047 §5(3)), the address on its own
+    line; an address too long to share a line goes alone."""
+    display = clean_header(name)
+    local, _, domain = address.rpartition("@")
+    bare = str(Address(username=local, domain=domain))
+    if not display or len(bare) > HEADER_LINE - 6:
+        return bare
+    quoted = mailbox(display, address)
+    if display.isascii() and len(quoted) <= HEADER_LINE - len("To: "):
+        return quoted
+    words = Header(display, "utf-8", maxlinelen=HEADER_LINE, header_name="To")
+    return f"{words.encode(linesep=chr(10))}\n <{bare}>"
+
+
+class HeaderSafeMessage(EmailMultiAlternatives):
+    """Django's message with the headers that carry typed text (``Subject``, ``To``) encoded
+    and folded by ``encoded_text`` and ``encoded_mailbox`` and stored as they are
+    (``Message.set_raw``, with ``refold_source="none"``), instead of by the folding of
+    ``email.policy``: in Python 3.12 that folding drops the quotes of a display name longer
+    than a line (``"<b>, x" <ana@…>`` went out as the mailboxes ``b`` and ``x``) and can cut
+    an encoded word of a long mixed subject in two (the subject arrived garbled). The
+    envelope recipient is ``to`` as Django computes it; only the header is rewritten."""
+
+    def __init__(self, *, to_name: str, to_email: str, **kwargs: object) -> None:
+        super().__init__(**kwargs)  # type: ignore[arg-type]
+        self.to_name, self.to_email = to_name, to_email
+
+    def message(self, *, policy: Policy | None = None) -> EmailMessage:
+        msg = super().message(policy=policy or email_policy.default)
+        if not self.to_email.isascii():  # no RFC 2047 form for a non-ASCII address
+            return msg
+        used = msg.policy if isinstance(msg.policy, EmailPolicy) else email_policy.default
+        msg.policy = used.clone(refold_source="none")
+        del msg["Subject"], msg["To"]
+        msg.set_raw("Subject", encoded_text(str(self.subject), "Subject"))
+        msg.set_raw("To", encoded_mailbox(self.to_name, self.to_email))
+        return msg
 
 
 def email_queue(
@@ -258,14 +341,22 @@ def retry_delay(attempts: int) -> timedelta:
 @dataclass(frozen=True)
 class SendResult:
     """What ``email_send`` did: ``outcome`` is one of "sent", "already-done", "busy", "retry",
-    "failed"; ``retry_in`` is seconds until the next attempt for "retry"."""
+    "failed", "missing" (no row with that id); ``retry_in`` is seconds until the next attempt for
+    "retry"."""
 
     outcome: str
     retry_in: float = 0
 
 
+class _Missing(Exception):
+    """``_claim`` found no row with that id."""
+
+
 def _claim(email_id: int, now: datetime) -> OutboundEmail | None:
-    """Lock the row and mark it sending; None when there is nothing to do."""
+    """Lock the row and mark it sending; None when there is nothing to do.
+
+    Raises: _Missing when there is no row with that id (it may not be committed yet).
+    """
     timeout = timedelta(seconds=settings.EMAIL_SENDING_TIMEOUT_SECONDS)
     with transaction.atomic():
         email = (
@@ -274,7 +365,9 @@ def _claim(email_id: int, now: datetime) -> OutboundEmail | None:
             .filter(pk=email_id)
             .first()
         )
-        if email is None or email.status in (Status.SENT, Status.FAILED, Status.SKIPPED):
+        if email is None:
+            raise _Missing(email_id)
+        if email.status in (Status.SENT, Status.FAILED, Status.SKIPPED):
             return None
         kind = KINDS.get(email.kind)
         unwanted = kind.still_wanted(email) if kind and kind.still_wanted else ""
@@ -309,7 +402,10 @@ def render_email(email: OutboundEmail) -> tuple[str, str, str]:
     """Render ``(subject, text, html)`` from the row's template and context.
 
     The context also holds ``organisation_name``, ``training_admin_email``, ``site_url`` and
-    ``recipient_name`` for the base layouts in ``templates/emails/``.
+    ``recipient_name`` for the base layouts in ``templates/emails/``. The subject is one line of
+    at most ``SUBJECT_MAX`` characters (the organisation's name when nothing visible is left of
+    it); the bodies keep line breaks and tabs but no other
+    control character (``courses.text``).
     """
     context = {
         "organisation_name": settings.ORGANISATION_NAME,
@@ -319,17 +415,20 @@ def render_email(email: OutboundEmail) -> tuple[str, str, str]:
         **email.context,
     }
     subject = clean_header(render_to_string(f"{email.template}_subject.txt", context))
-    if len(subject) > SUBJECT_MAX:  # Long names and centers: keep subjects readable.
-        subject = subject[: SUBJECT_MAX - 1].rstrip() + "\u2026"
-    text = render_to_string(f"{email.template}.txt", context)
-    html = render_to_string(f"{email.template}.html", context)
+    subject = truncate(subject, SUBJECT_MAX)  # Long names and centers: keep subjects readable.
+    subject = subject or clean_header(settings.ORGANISATION_NAME)  # nothing visible was left
+    # No control characters in either body, whatever an older row holds (``multi_line``).
+    text = multi_line(render_to_string(f"{email.template}.txt", context))
+    html = multi_line(render_to_string(f"{email.template}.html", context))
     return subject, text, html
 
 
 def _message(email: OutboundEmail, subject: str, text: str, html: str) -> EmailMultiAlternatives:
-    recipient = formataddr((clean_header(email.to_name), email.to_email))
+    recipient = mailbox(email.to_name, email.to_email)
     domain = urlsplit(settings.SITE_URL).hostname or "citreg.localhost"
-    message = EmailMultiAlternatives(
+    message = HeaderSafeMessage(
+        to_name=email.to_name,
+        to_email=email.to_email,
         subject=subject,
         body=text,
         from_email=settings.DEFAULT_FROM_EMAIL,
@@ -392,10 +491,14 @@ def email_send(email_id: int) -> SendResult:
         email_id: ``OutboundEmail`` primary key.
 
     Returns: a ``SendResult``. "retry" means the row is queued again with ``next_attempt_at`` set
-    and the caller should enqueue it after ``retry_in`` seconds.
+    and the caller should enqueue it after ``retry_in`` seconds; "missing" that no row has this
+    id (the caller decides whether to wait for it: ``send_outbound_email``).
     """
     now = timezone.now()
-    email = _claim(email_id, now)
+    try:
+        email = _claim(email_id, now)
+    except _Missing:
+        return SendResult("missing")
     if email is None:
         return SendResult("already-done")
     kind = KINDS.get(email.kind)
@@ -505,11 +608,55 @@ def email_resend(email: OutboundEmail) -> bool:
     return bool(updated)
 
 
-@shared_task(name="registrations.send_outbound_email", acks_late=True, ignore_result=True)
-def send_outbound_email(email_id: int) -> str:
+class RowMissing(LookupError):  # noqa: N818 — what happened, not an error class name
+    """A task was handed the id of a row it still could not see after waiting for it."""
+
+
+def row_retry_countdown(retries: int) -> float:
+    """Seconds before retry ``retries + 1`` of a task whose row is missing:
+    ``TASK_ROW_RETRY_BASE_SECONDS`` × 2^retries."""
+    return float(settings.TASK_ROW_RETRY_BASE_SECONDS * 2**retries)
+
+
+def retry_for_missing_row(task: Task, *, model: str, row_id: int) -> NoReturn:
+    """The rule for every task handed an id whose row it cannot see (``docs/architecture.md``,
+    "Tasks"): the row may not be visible yet (published from a transaction that has not
+    committed, or a lagging replica), so retry with exponential backoff, ``TASK_ROW_RETRIES``
+    times (2, 4, … 32 s by default: about a minute); then log an ERROR naming the task, the
+    model and the id (no row exists to mark, so the log line is the record) and fail. Never
+    returns: the work was not done.
+
+    Must be called from a task bound with ``bind=True``; ``model`` is the model's name.
+
+    Raises:
+        celery.exceptions.Retry: while retries remain.
+        RowMissing: after the last retry (the worker records the task as failed).
+    """
+    retries = task.request.retries
+    if retries < settings.TASK_ROW_RETRIES:
+        countdown = row_retry_countdown(retries)
+        task_logger.warning(
+            "task.row_not_found task=%s model=%s id=%s retry=%s in=%ss",
+            task.name, model, row_id, retries + 1, countdown,
+        )  # fmt: skip
+        raise task.retry(countdown=countdown, max_retries=settings.TASK_ROW_RETRIES)
+    task_logger.error(
+        "task.row_missing task=%s model=%s id=%s attempts=%s",
+        task.name, model, row_id, retries + 1,
+    )  # fmt: skip
+    raise RowMissing(f"{task.name}: no {model} with id {row_id} after {retries + 1} attempts")
+
+
+@shared_task(
+    name="registrations.send_outbound_email", bind=True, acks_late=True, ignore_result=True
+)
+def send_outbound_email(self: Task, email_id: int) -> str:
     """Send one ``OutboundEmail`` row; on a temporary failure enqueue the next attempt after the
-    backoff the row records. Returns the outcome ("sent", "retry", ...)."""
+    backoff the row records. Returns the outcome ("sent", "retry", ...). A row it cannot see is
+    waited for, then reported (``retry_for_missing_row``)."""
     result = email_send(email_id)
+    if result.outcome == "missing":
+        retry_for_missing_row(self, model="OutboundEmail", row_id=email_id)
     if result.outcome == "retry":
         enqueue_send(email_id, countdown=result.retry_in)
     return result.outcome

@@ -5,6 +5,13 @@ after a hold lapsed, or holding a waitlist offer) get here. The hold is committe
 called; a failed Stripe call frees it. Only one Checkout Session per registration is open at a
 time: earlier open sessions are expired at Stripe before a new one is made.
 
+Every step has a way out (``docs/architecture.md``, "Intermediate states"). The Payment row is
+committed ``creating`` before Stripe is called and becomes ``open`` with its session in one short
+transaction after Stripe answers. A request that dies in between leaves it ``creating``:
+``payments.reconcile`` finds its session at Stripe (or that there is none) after
+``CHECKOUT_RECONCILE_GRACE_SECONDS``, from beat or from the next Pay press, which otherwise waits
+at most ``CHECKOUT_WAIT_SECONDS`` for another request of the same registration.
+
 Each Payment gets a fresh secret ``nonce`` (``secrets.token_urlsafe``) which is written, with the
 registration's and the payment's ids, into the session's metadata (and its PaymentIntent's). It
 is how ``payments.settlement`` recognises a session citreg created but never stored (a crash
@@ -12,12 +19,14 @@ between Stripe's answer and our save); ``client_reference_id`` is sent for Strip
 only and never trusted (``docs/architecture.md``, "Security and privacy").
 """
 
+import logging
 import secrets
 import time
 import uuid
 from datetime import datetime, timedelta
 
 from celery import shared_task
+from celery.app.task import Task
 from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
@@ -28,13 +37,18 @@ from registrations.enums import RegistrationState as S
 from registrations.models import Registration
 from registrations.seats import booking, queries
 
-from .gateway import MIN_CHECKOUT_MINUTES, PaymentProviderError, gateway
+from . import reconcile
+from .gateway import MIN_CHECKOUT_MINUTES, CheckoutSession, PaymentProviderError, gateway
 from .models import Payment
+
+logger = logging.getLogger("citreg.payments")
+CREATING, OPEN = Payment.Status.CREATING, Payment.Status.OPEN
 
 # A session offered for a waitlist seat ends with the offer, but within Stripe's window: no later
 # than 23 hours and no sooner than the normal hold (35 minutes) from the click.
 OFFER_SESSION_MAX = timedelta(hours=23)
 REUSE_MARGIN = timedelta(minutes=5)
+PREPARING = "Your checkout is being prepared. Please try again in a moment."
 
 
 class CheckoutUnavailable(Exception):  # noqa: N818
@@ -60,20 +74,39 @@ def checkout_start(registration: Registration, now: datetime | None = None) -> s
     offer, expires earlier sessions at Stripe, and creates a new one whose ``expires_at`` is the
     hold's end (the hold is extended if Stripe's 30-minute minimum requires it).
 
+    Never waits more than ``CHECKOUT_WAIT_SECONDS`` for another request of the same registration
+    that is creating its checkout; a payment left ``creating`` by a request that died is
+    reconciled first (``reconcile``), then checkout starts over once.
+
     Raises:
         booking.OfferingFull: no seat (offer the waitlist).
-        CheckoutUnavailable: not eligible, already paid, or Stripe could not be reached.
+        CheckoutUnavailable: not eligible, already paid, Stripe could not be reached, or another
+            request is still preparing this registration's checkout (try again in a moment).
     """
     now = now or timezone.now()
+    for _attempt in range(2):
+        url = _checkout_attempt(registration, now)
+        if url is not None:
+            return url
+    raise CheckoutUnavailable(PREPARING)
+
+
+def _checkout_attempt(registration: Registration, now: datetime) -> str | None:
+    """One pass of ``checkout_start``: the URL, or None when a blocking payment was just
+    cleared out of the way (start over)."""
     registration = Registration.objects.select_related("offering__course").get(pk=registration.pk)
     lapsed = registration.hold_expires_at is not None and registration.hold_expires_at <= now
     if registration.state == S.HELD and lapsed:
         booking.release_seat(registration.pk, reason="Seat hold expired unpaid.")
         registration.refresh_from_db()
     if registration.state == S.HELD:
-        current = registration.payments.filter(
-            status=Payment.Status.OPEN, expires_at__gt=now + REUSE_MARGIN
-        ).first()
+        current = (
+            registration.payments.filter(
+                status=Payment.Status.OPEN, expires_at__gt=now + REUSE_MARGIN
+            )
+            .exclude(checkout_url="")
+            .first()
+        )
         if current is not None:
             return current.checkout_url
     elif registration.state in CAN_HOLD_STATES:
@@ -116,10 +149,15 @@ def expire_open_sessions(registration: Registration) -> None:
         )
 
 
-def _create_session(registration: Registration, session_end: datetime) -> str:
+def _create_session(registration: Registration, session_end: datetime) -> str | None:
     """Record a new Payment with its nonce (the database allows one creating-or-open per
     registration, so a double click cannot open two checkouts), then create its session at
-    Stripe with the payment's own idempotency key and the metadata that identifies it."""
+    Stripe with the payment's own idempotency key and the metadata that identifies it.
+
+    Returns: the session's URL, or None when another payment was in the way and has just been
+    cleared (``_concurrent_checkout``: start over).
+    Raises: CheckoutUnavailable.
+    """
     offering = registration.offering
     course = offering.course
     try:
@@ -133,7 +171,7 @@ def _create_session(registration: Registration, session_end: datetime) -> str:
                 nonce=secrets.token_urlsafe(32),
             )
     except IntegrityError:
-        return _wait_for_concurrent_checkout(registration)
+        return _concurrent_checkout(registration)
     manage = links.manage_page_path(registration)  # token-less: the session grant opens it
     try:
         session = gateway().checkout_session_create(
@@ -155,9 +193,12 @@ def _create_session(registration: Registration, session_end: datetime) -> str:
             idempotency_key=payment.idempotency_key,
         )
     except PaymentProviderError as exc:
-        Payment.objects.filter(pk=payment.pk).update(
-            status=Payment.Status.FAILED, updated_at=timezone.now()
-        )
+        if not exc.indeterminate:
+            reconcile.close_creating(
+                payment.pk, Payment.Status.FAILED, f"Stripe refused the checkout: {exc.message}"
+            )
+        # Otherwise Stripe may have made the session although no answer came back: the payment
+        # stays creating and ``reconcile`` adopts or expires that session after the grace.
         if registration.hold_is_offer:
             # A waitlist offer stays theirs until it ends: they can simply try again.
             raise CheckoutUnavailable(
@@ -169,34 +210,100 @@ def _create_session(registration: Registration, session_end: datetime) -> str:
             "We could not start the payment. Your seat was not kept; please try again in a few "
             "minutes."
         ) from exc
-    Payment.objects.filter(pk=payment.pk).update(
-        stripe_checkout_session_id=session.id,
-        checkout_url=session.url,
-        status=Payment.Status.OPEN,
-        updated_at=timezone.now(),
-    )
+    if not _store_session(payment.pk, session):
+        # ``reconcile`` closed the payment while this request was slow: this session must not
+        # stay payable beside the next one.
+        _discard(session.id)
+        raise CheckoutUnavailable(PREPARING)
     return session.url
 
 
-def _wait_for_concurrent_checkout(registration: Registration, seconds: float = 10) -> str:
-    """Another request of the same registration is creating its checkout: return its URL."""
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
+def _store_session(payment_id: int, session: CheckoutSession) -> bool:
+    """Record the session Stripe made for a ``creating`` payment, in one transaction. Returns
+    whether the payment now has this open session (also when ``reconcile`` adopted it first),
+    False when ``reconcile`` closed the payment meanwhile."""
+    with transaction.atomic():
+        payment = Payment.objects.select_for_update().get(pk=payment_id)
+        if payment.stripe_checkout_session_id == session.id and payment.status == OPEN:
+            return True
+        if payment.status != CREATING or payment.stripe_checkout_session_id not in (
+            None,
+            session.id,
+        ):
+            return False
+        payment.stripe_checkout_session_id = session.id
+        payment.checkout_url = session.url
+        payment.status = OPEN
+        payment.save(
+            update_fields=["stripe_checkout_session_id", "checkout_url", "status", "updated_at"]
+        )
+    return True
+
+
+def _discard(session_id: str) -> None:
+    """Expire a session nobody will pay; a failure is logged (it expires at its ``expires_at``
+    anyway, and a payment of it would be refunded by ``settlement``)."""
+    try:
+        gateway().checkout_session_expire(session_id)
+    except PaymentProviderError as exc:
+        logger.warning("payments.discard_failed session=%s error=%s", session_id, exc.message)
+
+
+def _concurrent_checkout(registration: Registration) -> str | None:
+    """Another payment of this registration is ``creating`` or ``open`` (the database allows one).
+
+    Waits at most ``CHECKOUT_WAIT_SECONDS`` for another request to finish creating it. A
+    payment abandoned by its request (``reconcile.is_abandoned``) is reconciled at once.
+
+    Returns: None when the way is clear (start over: reuse the open session or make a new one).
+    Raises: CheckoutUnavailable when the other request is still at it, or Stripe cannot be
+        reached to reconcile.
+    """
+    deadline = time.monotonic() + settings.CHECKOUT_WAIT_SECONDS
+    while True:
         current = (
             registration.payments.filter(status__in=OPEN_CHECKOUT_STATUSES)
             .order_by("-created_at")
             .first()
         )
-        if current is None:
-            break
-        if current.checkout_url:
-            return current.checkout_url
+        if current is None or current.status != CREATING:
+            return None
+        if reconcile.is_abandoned(current):
+            try:
+                reconcile.reconcile_payment(current.pk)
+            except PaymentProviderError as exc:
+                raise CheckoutUnavailable(
+                    "We could not reach our payment provider. Please try again in a few minutes."
+                ) from exc
+            return None
+        if time.monotonic() >= deadline:
+            raise CheckoutUnavailable(PREPARING)
         time.sleep(0.1)
-    raise CheckoutUnavailable("Your checkout is being prepared. Please try again in a moment.")
 
 
-@shared_task(name="registrations.expire_checkout_session", acks_late=True, ignore_result=True)
-def expire_checkout_session(session_id: str) -> bool:
+EXPIRE_TASK_MAX_RETRIES = 6
+
+
+@shared_task(
+    name="registrations.expire_checkout_session",
+    bind=True,
+    acks_late=True,
+    ignore_result=True,
+    max_retries=EXPIRE_TASK_MAX_RETRIES,
+)
+def expire_checkout_session(self: Task, session_id: str) -> bool:
     """Expire a Checkout Session that must no longer be paid (another payment of the same
-    registration succeeded). Returns True when it was expired now."""
-    return gateway().checkout_session_expire(session_id)
+    registration succeeded). Returns True when it was expired now, False when it was no longer
+    open. While Stripe cannot be reached it is retried with backoff (2, 4, … 64 s); after that an
+    error is logged and the task fails: the session still ends at its ``expires_at`` (the hold's
+    end), and a payment of it would be refunded (``settlement``)."""
+    try:
+        return gateway().checkout_session_expire(session_id)
+    except PaymentProviderError as exc:
+        if self.request.retries >= EXPIRE_TASK_MAX_RETRIES:
+            logger.error(
+                "payments.expire_failed task=%s session=%s error=%s",
+                self.name, session_id, exc.message,
+            )  # fmt: skip
+            raise
+        raise self.retry(countdown=2 ** (self.request.retries + 1)) from exc

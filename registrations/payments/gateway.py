@@ -22,10 +22,18 @@ MAX_CHECKOUT_HOURS = 24
 
 
 class PaymentProviderError(Exception):
-    """The provider refused or could not be reached; ``message`` is safe to show staff."""
+    """The provider refused or could not be reached; ``message`` is safe to show staff.
 
-    def __init__(self, message: str):
+    ``indeterminate`` is True when the request may still have taken effect at the provider (the
+    connection failed or timed out, or the provider answered with a server error, after the
+    library's own retries): a Checkout Session may exist although no answer came back
+    (https://docs.stripe.com/error-low-level). False for a refusal, which changed
+    nothing.
+    """
+
+    def __init__(self, message: str, *, indeterminate: bool = False):
         self.message = message
+        self.indeterminate = indeterminate
         super().__init__(message)
 
 
@@ -36,11 +44,13 @@ class BadWebhook(Exception):  # noqa: N818
 
 @dataclass(frozen=True)
 class CheckoutSession:
-    """What citreg keeps of a Checkout Session."""
+    """What citreg keeps of a Checkout Session: ``url`` is "" once it is no longer open;
+    ``status`` is "open", "complete" or "expired"."""
 
     id: str
     url: str
     expires_at: int  # unix seconds
+    status: str = "open"
 
 
 class PaymentGateway(Protocol):
@@ -70,6 +80,16 @@ class PaymentGateway(Protocol):
 
     def checkout_session_status(self, session_id: str) -> str:
         """ "open", "complete" or "expired". Raises PaymentProviderError."""
+        ...
+
+    def checkout_session_find(
+        self, *, metadata: dict[str, str], created_from: datetime, created_to: datetime
+    ) -> CheckoutSession | None:
+        """The Checkout Session created between ``created_from`` and ``created_to`` (aware
+        datetimes, inclusive, whole seconds) whose metadata holds every item of ``metadata``,
+        or None when there is none. Providers without a metadata search (Stripe has none for
+        Checkout Sessions) list the sessions of that window page by page. Raises
+        PaymentProviderError."""
         ...
 
     def refund_create(

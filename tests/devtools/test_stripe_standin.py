@@ -21,6 +21,7 @@ import stripe
 
 from devtools.stripe_standin import Config, StandinServer, sign
 from devtools.stripe_standin.forms import FormError, decode_form
+from devtools.stripe_standin.persist import StateFileError
 
 KEY = "sk_test_standin_contract"
 WHSEC = "whsec_standin_contract"
@@ -370,6 +371,30 @@ def test_list_filters_by_payment_intent(client):
     assert len(client.v1.checkout.sessions.list().data) == 2
 
 
+def test_list_filters_by_created_and_pages_with_starting_after(client, standin):
+    made = []
+    for _ in range(5):
+        made.append(client.v1.checkout.sessions.create(params=session_params()))
+        standin.clock.advance(10)
+    first, last = made[1].created, made[3].created
+
+    window = client.v1.checkout.sessions.list(
+        params={"created": {"gte": first, "lte": last}, "limit": 2}
+    )
+    paged = [session.id for session in window.auto_paging_iter()]
+    exact = client.v1.checkout.sessions.list(params={"created": made[0].created})
+    after = client.v1.checkout.sessions.list(params={"created": {"gt": last}})
+
+    assert window.has_more and len(window.data) == 2
+    assert paged == [made[3].id, made[2].id, made[1].id]  # newest first, across pages
+    assert [session.id for session in exact.data] == [made[0].id]
+    assert [session.id for session in after.data] == [made[4].id]
+    with pytest.raises(stripe.InvalidRequestError, match="created"):
+        client.v1.checkout.sessions.list(params={"created": {"since": first}})
+    with pytest.raises(stripe.InvalidRequestError, match="Invalid integer"):
+        client.v1.checkout.sessions.list(params={"created": {"gte": "soon"}})
+
+
 def test_module_level_api_base_works_too(standin, monkeypatch):
     monkeypatch.setattr(stripe, "api_key", KEY)
     monkeypatch.setattr(stripe, "api_base", standin.base_url)
@@ -700,3 +725,104 @@ def test_clock_reset_returns_to_real_time_and_keeps_objects(client, standin):
     assert client.v1.checkout.sessions.retrieve(session.id).id == session.id
     # New sessions are judged on the real clock again.
     assert client.v1.checkout.sessions.create(params=session_params()).status == "open"
+
+
+# ------------------------------------------------ state kept across restarts
+
+
+def standin_with_state(receiver: Receiver, state_file: Any) -> StandinServer:
+    """A started stand-in on a free port that keeps its objects in ``state_file``."""
+    server = StandinServer(
+        Config(
+            port=0, secret_key=KEY, webhook_url=receiver.url, webhook_secret=WHSEC,
+            retry_schedule=(0.2, 0.3, 0.5, 1, 1), async_delay=0.3, tick=0.05,
+            delivery_timeout=2, state_file=str(state_file),
+        )
+    )  # fmt: skip
+    server.start()
+    return server
+
+
+def client_of(server: StandinServer) -> stripe.StripeClient:
+    return stripe.StripeClient(KEY, base_addresses={"api": server.base_url}, max_network_retries=0)
+
+
+def test_a_payment_made_before_a_restart_is_refunded_after_it(receiver, tmp_path):
+    state_file = tmp_path / "var" / "stripe-standin-state.json"
+    before = standin_with_state(receiver, state_file)
+    client = client_of(before)
+    created = client.v1.checkout.sessions.create(
+        params=session_params(), options={"idempotency_key": "payment-7-attempt-1"}
+    )
+    pay(created)
+    intent = client.v1.checkout.sessions.retrieve(created.id).payment_intent
+    wait_for(lambda: receiver.events("checkout.session.completed"))
+    http("POST", f"{before.base_url}/_standin/clock/advance", {"seconds": "60"})
+    before.stop()
+    assert not list(state_file.parent.glob(".*.tmp"))  # written by rename, no scratch left
+
+    after = standin_with_state(receiver, state_file)
+    try:
+        client = client_of(after)
+        refund = client.v1.refunds.create(params={"payment_intent": intent})
+        replay = client.v1.checkout.sessions.create(
+            params=session_params(), options={"idempotency_key": "payment-7-attempt-1"}
+        )
+        charge = client.v1.charges.retrieve(
+            client.v1.payment_intents.retrieve(intent).latest_charge
+        )
+        clock_ahead = after.clock.now() - time.time()
+    finally:
+        after.stop()
+
+    assert after.loaded
+    assert (refund.status, refund.amount, refund.payment_intent) == ("succeeded", 12500, intent)
+    assert charge.refunded and charge.amount_refunded == 12500
+    assert replay.id == created.id  # the idempotency key's saved answer survived too
+    assert 55 <= clock_ahead <= 65  # so did the clock's offset
+    refunded = wait_for(lambda: receiver.events("charge.refunded"))
+    assert refunded[0]["data"]["object"]["payment_intent"] == intent
+    assert len(receiver.events("checkout.session.completed")) == 1  # not delivered again
+
+
+def test_a_webhook_undelivered_at_a_restart_is_delivered_after_it(receiver, tmp_path):
+    state_file = tmp_path / "state.json"
+    receiver.statuses = [500] * 50  # the app is down while the stand-in runs
+    before = standin_with_state(receiver, state_file)
+    client = client_of(before)
+    session = client.v1.checkout.sessions.create(params=session_params())
+    client.v1.checkout.sessions.expire(session.id)
+    wait_for(lambda: receiver.requests)  # tried once, refused
+    before.stop()
+    receiver.statuses = []  # the app is back
+
+    after = standin_with_state(receiver, state_file)
+    try:
+        delivered = wait_for(
+            lambda: [d for d in after.dispatcher.list() if d["status"] == "succeeded"]
+        )
+    finally:
+        after.stop()
+
+    assert delivered[0]["event_type"] == "checkout.session.expired"
+    assert receiver.events()[-1]["data"]["object"]["id"] == session.id
+
+
+def test_a_state_file_that_cannot_be_read_is_refused_naming_it(receiver, tmp_path):
+    state_file = tmp_path / "state.json"
+    state_file.write_text('{"format": 1, "sessions": ')
+
+    with pytest.raises(StateFileError, match=str(state_file)):
+        StandinServer(Config(port=0, state_file=str(state_file)))
+
+    state_file.write_text('{"format": 99}')
+    with pytest.raises(StateFileError, match="format 99"):
+        StandinServer(Config(port=0, state_file=str(state_file)))
+
+
+def test_without_a_state_file_nothing_is_written(client, standin, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    pay(client.v1.checkout.sessions.create(params=session_params()))
+
+    assert standin.state_file is None
+    assert list(tmp_path.iterdir()) == []

@@ -1,12 +1,16 @@
 """Helpers for registration tests: valid form data, the open offering, submitting the form and
-confirming the work email, links from emails, the offering admin's form, a queued test email."""
+confirming the work email, links from emails, the offering admin's form, a queued test email,
+eager task retries."""
 
 import re
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import date, timedelta
 
 from django.core import mail
 from django.utils import timezone
 
+from citreg.celery_app import app
 from courses.models import Course, Offering
 from registrations.messaging import outbox
 from registrations.messaging.models import OutboundEmail
@@ -133,3 +137,15 @@ def queue_email(key: str = "test:1", **kwargs) -> OutboundEmail:
         dedupe_key=key,
         **kwargs,
     ).email
+
+
+@contextmanager
+def eager_retries() -> Iterator[None]:
+    """Eager tasks run their retries at once, as a worker would after each countdown (Celery
+    applies a retry's signature inline when eager exceptions are not propagated); the final
+    outcome, a return value or an exception, is in the task's result."""
+    app.conf.task_eager_propagates = False
+    try:
+        yield
+    finally:
+        app.conf.task_eager_propagates = True

@@ -17,6 +17,7 @@ from registrations.messaging import outbox as emails
 from registrations.messaging.models import OutboundEmail
 from registrations.models import Broadcast, Registration
 from tests.factories import make_offering, registration_in
+from tests.registrations import helpers
 from tests.services import ScriptedSMTPHandler, wait_for
 
 S = Registration.State
@@ -234,3 +235,50 @@ def test_broadcast_to_60_through_deferring_and_refusing_smtp(
         wait_for(lambda: broadcasts.progress(broadcast).sent == 60, timeout=30)
     assert len(handler.messages) == 60
     assert getaddresses([str(handler.messages[-1]["To"])])[0][1] == "nobody@example.org"
+
+
+@pytest.mark.django_db
+def test_a_pump_for_a_broadcast_it_cannot_see_retries_then_fails(offering, monkeypatch, caplog):
+    broadcast = Broadcast.objects.create(offering=offering, subject="Hi", body="Hi")
+    missing = broadcast.pk
+    broadcast.delete()
+    retries: list[int] = []
+    monkeypatch.setattr(emails, "row_retry_countdown", lambda n: retries.append(n) or 0.0)
+    with helpers.eager_retries(), caplog.at_level("ERROR", logger="citreg.tasks"):
+        failed = broadcasts.pump_broadcast.delay(missing)
+    assert failed.state == "FAILURE" and isinstance(failed.result, emails.RowMissing)
+    assert retries == [0, 1, 2, 3, 4]  # TASK_ROW_RETRIES, then the error
+    assert f"task=registrations.pump_broadcast model=Broadcast id={missing}" in caplog.text
+
+
+@pytest.mark.django_db
+def test_a_broadcast_committed_after_the_pumps_first_attempt_is_pumped(offering, monkeypatch):
+    broadcast = Broadcast.objects.create(offering=offering, subject="Hi", body="Hi")
+    missing = broadcast.pk
+    broadcast.delete()
+
+    def committed_now(retries: int) -> float:
+        Broadcast.objects.create(pk=missing, offering=offering, subject="Hi", body="Hi")
+        return 2.0
+
+    monkeypatch.setattr(emails, "row_retry_countdown", committed_now)
+    with helpers.eager_retries():
+        pumped = broadcasts.pump_broadcast.delay(missing)
+    assert (pumped.state, pumped.result) == ("SUCCESS", 0)  # nothing queued yet: 0 published
+    assert Broadcast.objects.get(pk=missing).pumped_at is not None
+
+
+@pytest.mark.django_db
+def test_queued_messages_of_a_deleted_broadcast_are_skipped_not_stuck(offering, monkeypatch):
+    monkeypatch.setattr(broadcasts, "start_pump", lambda pk: None)
+    for _ in range(2):
+        registration_in(S.CONFIRMED, offering)
+    broadcast = Broadcast.objects.create(offering=offering, subject="Hi", body="Hi")
+    broadcasts.broadcast_send(broadcast, user=None)
+    rows = broadcasts.batch_emails(broadcast)
+    Broadcast.objects.filter(pk=broadcast.pk).delete()  # from a shell: the admin refuses
+
+    assert broadcasts.broadcasts_restart_stalled(now=timezone.now() + timedelta(minutes=2)) == []
+    assert {(row.status, row.last_error) for row in rows} == {
+        (Status.SKIPPED, "Not sent: the email to attendees was deleted.")
+    }

@@ -16,6 +16,7 @@ from email.utils import getaddresses
 from unittest import mock
 
 import pytest
+from celery.exceptions import Retry
 from django.apps import apps
 from django.core import mail
 from django.db import connection, transaction
@@ -31,6 +32,7 @@ from registrations.messaging.models import OutboundEmail
 from registrations.messaging.outbox import email_send
 from registrations.models import AgencyDomain, Registration
 from tests.factories import registration_in
+from tests.registrations import helpers
 from tests.registrations.helpers import open_offering, queue_email, submit
 from tests.services import (
     ScriptedSMTPHandler,
@@ -168,6 +170,68 @@ def test_header_injection_in_name_creates_no_header():
     assert message["Bcc"] is None
     assert [addr for _, addr in getaddresses([str(message["To"])])] == ["ana@example.org"]
     assert mail.outbox[0].bcc == []
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    "name",
+    [
+        "Zoë, O'Brien",  # a non-ASCII name with a comma was two mailboxes, "Zoë" and "O'Brien"
+        '"><b x="' * 6,  # a quoted name longer than a line lost its quotes when folded
+        "Ana (x) " * 12,  # ... and its parentheses became comments
+        "Ana\x1b[31m Test\u202e",  # controls and bidi overrides go
+    ],
+)
+@pytest.mark.parametrize("smtp", [False, True], ids=["default", "smtp policy"])
+def test_a_typed_name_is_one_mailbox_in_the_to_header(name, smtp):
+    email = queue_email(to_name=name)
+    assert emails.email_send(email.pk).outcome == "sent"
+    raw = mail.outbox[0].message(policy=policy.SMTP if smtp else policy.default).as_bytes()
+    message = message_from_bytes(raw, policy=policy.default)
+    [mailbox] = message["To"].addresses
+    assert mailbox.addr_spec == "ana@example.org"
+    shown = "".join(mailbox.display_name.split())
+    assert shown == "".join(emails.clean_header(name).split())
+    assert all(len(line) <= 78 for line in raw.split(b"\r\n" if smtp else b"\n")[:12])
+
+
+def _test_email(**fields) -> OutboundEmail:
+    """A test-kind message with its own template and context."""
+    defaults = {"template": "emails/test", "context": {"note": "", "queued_at": "now"}}
+    return emails.email_queue(
+        kind=emails.TEST, to_email="ana@example.org", dedupe_key=f"test:{uuid.uuid4().hex}",
+        **{**defaults, **fields},
+    ).email  # fmt: skip
+
+
+@pytest.mark.django_db
+def test_a_long_mixed_subject_arrives_whole():
+    """Python 3.12's header folding cut an encoded word of such a subject in two."""
+    note = "Subject: hostile 000 ¡ " * 12
+    email = _test_email(context={"note": note, "queued_at": "now"})
+    assert emails.email_send(email.pk).outcome == "sent"
+    message = message_from_bytes(mail.outbox[0].message().as_bytes(), policy=policy.default)
+    sent = mail.outbox[0].subject
+    assert len(sent) <= emails.SUBJECT_MAX and sent.endswith("\u2026")
+    assert str(message["Subject"]) == sent
+
+
+@pytest.mark.django_db
+def test_a_subject_with_nothing_visible_is_the_organisation_name(settings):
+    email = _test_email(
+        template="emails/broadcast", context={"subject": "\r\n\u200b", "body": "Hi"}
+    )
+    assert emails.email_send(email.pk).outcome == "sent"
+    assert mail.outbox[0].subject == settings.ORGANISATION_NAME
+
+
+@pytest.mark.django_db
+def test_bodies_keep_lines_and_lose_other_controls():
+    email = _test_email(context={"note": "x", "queued_at": "a\r\nb\x1b[31m\x0bc"})
+    assert emails.email_send(email.pk).outcome == "sent"
+    email.refresh_from_db()
+    for body in (email.text_body, email.html_body):
+        assert "\x1b" not in body and "\x0b" not in body and "\r" not in body
 
 
 @pytest.mark.django_db
@@ -451,3 +515,84 @@ def test_rows_stored_before_redaction_are_redacted_by_the_migration(registration
     assert old.html_body == f'<a href="{emails.PERSONAL_LINK}">'
     assert old.context == {"manage_url": emails.PERSONAL_LINK, "first_name": "Ana"}
     assert OutboundEmail.objects.get(pk=clean.pk).updated_at == before
+
+
+# --------------------------------------------------- a task handed an id it cannot see
+
+
+@pytest.fixture
+def eager_retries():
+    with helpers.eager_retries():
+        yield
+
+
+def recording_countdowns(monkeypatch, on_first=None) -> list[float]:
+    """Record each retry's backoff; ``on_first`` runs when the first retry is scheduled (as if
+    the row's transaction committed then)."""
+    countdowns: list[float] = []
+    real = emails.row_retry_countdown
+
+    def countdown(retries: int) -> float:
+        if not countdowns and on_first is not None:
+            on_first()
+        countdowns.append(real(retries))
+        return countdowns[-1]
+
+    monkeypatch.setattr(emails, "row_retry_countdown", countdown)
+    return countdowns
+
+
+@pytest.mark.django_db
+def test_a_missing_email_row_is_retried_with_backoff_then_logged_and_failed(
+    monkeypatch, caplog, settings, eager_retries
+):
+    settings.TASK_ROW_RETRIES = 5
+    countdowns = recording_countdowns(monkeypatch)
+    with caplog.at_level("WARNING", logger="citreg.tasks"):
+        result = emails.send_outbound_email.delay(424242)
+    assert result.state == "FAILURE"  # never reported as done
+    assert isinstance(result.result, emails.RowMissing)
+    assert "no OutboundEmail with id 424242" in str(result.result)
+    assert countdowns == [2.0, 4.0, 8.0, 16.0, 32.0]
+    [error] = [r for r in caplog.records if r.levelname == "ERROR" and r.name == "citreg.tasks"]
+    assert error.getMessage() == (
+        "task.row_missing task=registrations.send_outbound_email model=OutboundEmail "
+        "id=424242 attempts=6"
+    )
+    assert len(mail.outbox) == 0
+
+
+@pytest.mark.django_db
+def test_an_email_row_committed_after_the_first_attempt_is_sent_by_a_retry(
+    monkeypatch, eager_retries
+):
+    email = queue_email()
+    fields = {
+        field.name: getattr(email, field.name)
+        for field in OutboundEmail._meta.concrete_fields
+        if field.name not in ("created_at", "updated_at")
+    }
+    email.delete()
+    countdowns = recording_countdowns(
+        monkeypatch, on_first=lambda: OutboundEmail.objects.create(**fields)
+    )
+
+    assert emails.send_outbound_email.delay(fields["id"]).get() == "sent"
+    assert countdowns == [2.0]
+    assert len(mail.outbox) == 1
+    assert OutboundEmail.objects.get(pk=fields["id"]).status == Status.SENT
+
+
+def test_the_task_raises_retry_when_its_row_is_missing(settings):
+    """Outside eager mode the worker gets Celery's Retry (the message is published again after
+    the countdown) and nothing is recorded as done."""
+    task = emails.send_outbound_email
+    task.push_request(retries=0, called_directly=False, is_eager=False, id="t-1")
+    try:
+        with mock.patch.object(emails, "email_send", return_value=emails.SendResult("missing")):
+            with mock.patch.object(task, "retry", side_effect=Retry("again", when=2.0)) as retry:
+                with pytest.raises(Retry):
+                    task.run(7)
+    finally:
+        task.pop_request()
+    retry.assert_called_once_with(countdown=2.0, max_retries=settings.TASK_ROW_RETRIES)

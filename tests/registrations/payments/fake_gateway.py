@@ -1,5 +1,6 @@
 """An in-process ``PaymentGateway`` for unit tests: no network, every call recorded."""
 
+import time
 import uuid
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -16,10 +17,11 @@ class FakeGateway:
     refunds: list[dict] = field(default_factory=list)
     payment_intents: dict[str, dict[str, str]] = field(default_factory=dict)  # id -> metadata
     fail_with: str = ""
+    indeterminate: bool = False  # with ``fail_with``: as if the answer was lost, not refused
 
     def _check(self) -> None:
         if self.fail_with:
-            raise PaymentProviderError(self.fail_with)
+            raise PaymentProviderError(self.fail_with, indeterminate=self.indeterminate)
 
     def checkout_session_create(self, *, idempotency_key: str, expires_at: datetime, **params):
         self._check()
@@ -32,10 +34,23 @@ class FakeGateway:
             **params,
             "idempotency_key": idempotency_key,
             "expires_at": int(expires_at.timestamp()),
+            "created": int(time.time()),
             "url": url,
             "status": "open",
         }
         return CheckoutSession(session_id, url, int(expires_at.timestamp()))
+
+    def checkout_session_find(
+        self, *, metadata: dict[str, str], created_from: datetime, created_to: datetime
+    ) -> CheckoutSession | None:
+        self._check()
+        for session_id, session in reversed(self.sessions.items()):
+            found = session.get("metadata", {})
+            window = int(created_from.timestamp()) <= session["created"] <= created_to.timestamp()
+            if window and all(found.get(key) == value for key, value in metadata.items()):
+                url = session["url"] if session["status"] == "open" else ""
+                return CheckoutSession(session_id, url, session["expires_at"], session["status"])
+        return None
 
     def checkout_session_expire(self, session_id: str) -> bool:
         self._check()

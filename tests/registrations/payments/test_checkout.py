@@ -8,9 +8,11 @@ from django.utils import timezone
 
 from registrations.models import Registration
 from registrations.payments import checkout
+from registrations.payments.gateway import PaymentProviderError
 from registrations.payments.models import Payment
+from registrations.payments.stripe_gateway import StripeGateway
 from registrations.seats import booking, queries
-from tests.registrations.helpers import open_offering
+from tests.registrations.helpers import eager_retries, open_offering
 from tests.registrations.stripe_helpers import (
     completed_for,
     deliver,
@@ -19,6 +21,7 @@ from tests.registrations.stripe_helpers import (
     offer_to_second_person,
     one_seat_class,
     pay,
+    session_id,
 )
 
 S = Registration.State
@@ -98,3 +101,31 @@ def test_a_double_click_keeps_one_open_checkout_and_the_hold(course, standin, cl
     registration.refresh_from_db()
     assert registration.state == S.HELD
     assert Payment.objects.filter(status="open").get().checkout_url == second
+
+
+def test_expiring_a_session_is_retried_while_stripe_is_unreachable(
+    course, standin, monkeypatch, caplog
+):
+    url = checkout.checkout_start(eligible(open_offering(course)))
+    real, calls = StripeGateway.checkout_session_expire, []
+
+    def flaky(self, session_id):
+        calls.append(session_id)
+        if len(calls) < 3:
+            raise PaymentProviderError("Stripe: connection reset", indeterminate=True)
+        return real(self, session_id)
+
+    monkeypatch.setattr(StripeGateway, "checkout_session_expire", flaky)
+    with eager_retries():
+        done = checkout.expire_checkout_session.delay(session_id(url))
+    assert (done.state, done.result, len(calls)) == ("SUCCESS", True, 3)
+    assert standin.store.retrieve_session(session_id(url))["status"] == "expired"
+
+    def down(self, session_id):
+        raise PaymentProviderError("Stripe: connection reset", indeterminate=True)
+
+    monkeypatch.setattr(StripeGateway, "checkout_session_expire", down)
+    with eager_retries(), caplog.at_level("ERROR", logger="citreg.payments"):
+        failed = checkout.expire_checkout_session.delay("cs_test_unreachable")
+    assert failed.state == "FAILURE" and isinstance(failed.result, PaymentProviderError)
+    assert "payments.expire_failed task=registrations.expire_checkout_session" in caplog.text

@@ -26,7 +26,8 @@ def test_the_fake_satisfies_the_contract(fake):
     assert isinstance(fake, FakeGateway)
     contract: PaymentGateway = fake  # mypy checks the structure; here the methods exist
     for name in ("checkout_session_create", "checkout_session_expire", "checkout_session_status",
-                 "refund_create", "payment_intent_metadata", "parse_event"):  # fmt: skip
+                 "checkout_session_find", "refund_create", "payment_intent_metadata",
+                 "parse_event"):  # fmt: skip
         assert callable(getattr(contract, name))
 
 
