@@ -23,7 +23,7 @@ from registrations.models import Broadcast, PolicyPage, Registration, Registrati
 from registrations.payments import stripe_gateway
 from registrations.payments.models import Payment, Refund
 from tests.factories import registration_in
-from tests.hostile.registry import World, _StripeRecorder
+from tests.hostile.registry import StripeRecorder, World
 from tests.registrations.helpers import open_offering
 
 settings.register_profile(
@@ -59,7 +59,7 @@ def rolled_back() -> Iterator[None]:
 @pytest.fixture
 def world(course, django_user_model, monkeypatch) -> World:
     """The rows renderers read (``registry.World``), with Stripe's client replaced by a
-    recorder (``registry._StripeRecorder``)."""
+    recorder (``registry.StripeRecorder``)."""
     course.save()  # a first version in the audit history (``loaddata`` records none)
     offering = open_offering(course)
     offering.meeting_url = "https://meet.example.org/cit"
@@ -116,6 +116,6 @@ def world(course, django_user_model, monkeypatch) -> World:
         admin=admin_client,
         superuser=superuser,
     )
-    monkeypatch.setattr(stripe_gateway, "_client", lambda: _StripeRecorder(world.stripe_calls))
+    monkeypatch.setattr(stripe_gateway, "_client", lambda: StripeRecorder(world.stripe_calls))
     world.refresh()
     return world

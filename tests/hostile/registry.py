@@ -449,7 +449,7 @@ def _payments_check(world: World, data: object) -> None:
     )
 
 
-class _StripeRecorder:
+class StripeRecorder:
     """Stands in for ``stripe.StripeClient``: records the parameters of each call citreg makes
     and answers like Stripe."""
 
@@ -537,7 +537,10 @@ RENDERERS: list[Renderer] = [
     _public("offering page", COURSE_PAGE_MODELS, lambda w: w.offering.get_absolute_url(),
             lambda w: [w.course.title]),
     Renderer("register form with errors", (Course, Registration), _register_with_errors,
-             lambda w, html: checks.check_html(str(html), public=True, shown=[w.course.title])),
+             lambda w, html: checks.check_html(str(html), public=True, shown=[
+                 w.course.title,
+                 *(getattr(w.attendee, f.name) for f in _typed(Registration) if not f.choices),
+             ])),
     Renderer("manage page", (Course, Offering, Registration), _link_page(links.manage_url),
              lambda w, html: checks.check_html(str(html), public=True, shown=_attendee_shown(w))),
     Renderer("work email confirmation page", (Course, Registration),
