@@ -4,7 +4,6 @@ import logging
 from dataclasses import dataclass
 
 from celery import shared_task
-from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
@@ -13,7 +12,7 @@ from courses.models import Offering
 from . import addresses
 from .enums import INACTIVE_STATES
 from .enums import RegistrationState as S
-from .messaging import notices
+from .messaging import notices, outbox
 from .models import Registration
 from .transitions import Actor, registration_note
 
@@ -146,14 +145,7 @@ def request_links_later(email: str) -> None:
     def publish() -> None:
         try:
             send_manage_links.apply_async(
-                args=(email,),
-                retry=True,
-                retry_policy={
-                    "max_retries": settings.EMAIL_PUBLISH_RETRIES,
-                    "interval_start": 0,
-                    "interval_step": 0.2,
-                    "interval_max": 0.5,
-                },
+                args=(email,), retry=True, retry_policy=outbox.publish_retry_policy()
             )
         except Exception as exc:  # noqa: BLE001 — any broker error; the page says "if".
             logger.warning("registrations.link_request_lost error=%s", exc.__class__.__name__)

@@ -11,12 +11,13 @@ Ordering (``?o=``) indexes the columns the user has, so a hidden field cannot be
 import csv
 from collections.abc import Iterable, Iterator
 
+from django.db.models import QuerySet
 from django.db.models.constants import LOOKUP_SEP
 from django.http import HttpRequest, StreamingHttpResponse
 
 from courses.text import one_line
 from registrations import roles
-from registrations.models import Registration
+from registrations.models import Registration, StaffAccess
 
 REGISTRATION_FIELDS = frozenset(field.name for field in Registration._meta.concrete_fields)
 # Columns that are methods of an admin, by the registration field they show.
@@ -120,3 +121,19 @@ def csv_response(rows: Iterable[Iterable[object]], filename: str) -> StreamingHt
     response = StreamingHttpResponse(lines(), content_type="text/csv; charset=utf-8")
     response["Content-Disposition"] = f'attachment; filename="{filename}"'
     return response
+
+
+def recorded_export(
+    request: HttpRequest,
+    action: str,
+    queryset: QuerySet,
+    rows: Iterable[Iterable[object]],
+    filename: str,
+) -> StreamingHttpResponse:
+    """``csv_response(rows, filename)`` after recording that ``request.user`` exported the
+    records of ``queryset`` (``StaffAccess``, ``action`` one of ``StaffAccess.Action``; the
+    detail names the count, no personal data)."""
+    exported = list(queryset.order_by("pk"))
+    noun = queryset.model._meta.verbose_name
+    StaffAccess.record(request.user, action, exported, detail=f"CSV, {len(exported)} {noun}(s)")
+    return csv_response(rows, filename)

@@ -22,7 +22,7 @@ from registrations.models import StaffAccess
 from registrations.payments.models import Payment, Refund, RefundPolicy, WebhookEvent
 from registrations.payments.policy import policy_text
 
-from .guards import ReadOnlyAdmin, RegistrationFieldGuard, csv_response
+from .guards import ReadOnlyAdmin, RegistrationFieldGuard, recorded_export
 
 # Payment fields no admin page shows (above).
 PAYMENT_SECRET_FIELDS = frozenset({"checkout_url", "nonce", "idempotency_key"})
@@ -130,14 +130,10 @@ class PaymentAdmin(RegistrationFieldGuard, HistoryAdmin):
         self, request: HttpRequest, queryset: QuerySet[Payment]
     ) -> StreamingHttpResponse:
         """The finance export (it names attendees, so it needs ``export_roster``); recorded."""
-        payments = list(queryset.order_by("pk"))
-        StaffAccess.record(
-            request.user,
-            StaffAccess.Action.PAYMENT_EXPORT,
-            payments,
-            detail=f"CSV, {len(payments)} payment(s)",
-        )
-        return csv_response(payment_csv_rows(queryset), "citreg-payments.csv")
+        return recorded_export(
+            request, StaffAccess.Action.PAYMENT_EXPORT, queryset,
+            payment_csv_rows(queryset), "citreg-payments.csv",
+        )  # fmt: skip
 
 
 @admin.register(Refund)

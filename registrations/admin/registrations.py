@@ -41,7 +41,7 @@ from registrations.payments.models import Payment
 from registrations.transitions import Actor, IllegalTransition
 
 from .erasure import ErasureActionMixin
-from .guards import RegistrationFieldGuard, csv_response
+from .guards import RegistrationFieldGuard, recorded_export
 
 # Fields the audit history of a registration keeps (phone and accessibility needs are left out
 # of it, ``Registration.history``): a version's page shows only these.
@@ -401,15 +401,11 @@ class RegistrationAdminBase(RegistrationFieldGuard, HistoryAdmin):
         self, request: HttpRequest, queryset: QuerySet[Registration]
     ) -> StreamingHttpResponse:
         """A CSV roster of the selection with the columns the user may see; recorded."""
-        registrations = list(queryset.order_by("pk"))
-        StaffAccess.record(
-            request.user,
-            StaffAccess.Action.ROSTER_EXPORT,
-            registrations,
-            detail=f"CSV, {len(registrations)} registration(s)",
-        )
         visible = roles.registration_fields_visible(request.user)
-        return csv_response(roster_rows(queryset, visible), "citreg-roster.csv")
+        return recorded_export(
+            request, StaffAccess.Action.ROSTER_EXPORT, queryset,
+            roster_rows(queryset, visible), "citreg-roster.csv",
+        )  # fmt: skip
 
 
 @admin.register(Registration)

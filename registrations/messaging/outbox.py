@@ -307,6 +307,17 @@ def _stored_context(kind: str, context: dict) -> dict:
     return stored  # type: ignore[return-value]
 
 
+def publish_retry_policy() -> dict[str, float]:
+    """kombu's retry policy for publishing a task: ``EMAIL_PUBLISH_RETRIES`` brief tries (0.2 s
+    apart, at most 0.5 s), so a request never hangs on a broker that is down."""
+    return {
+        "max_retries": settings.EMAIL_PUBLISH_RETRIES,
+        "interval_start": 0,
+        "interval_step": 0.2,
+        "interval_max": 0.5,
+    }
+
+
 def enqueue_send(email_id: int, countdown: float = 0) -> bool:
     """Publish the send task for one row; never raises.
 
@@ -318,12 +329,7 @@ def enqueue_send(email_id: int, countdown: float = 0) -> bool:
             args=(email_id,),
             countdown=countdown,
             retry=True,
-            retry_policy={
-                "max_retries": settings.EMAIL_PUBLISH_RETRIES,
-                "interval_start": 0,
-                "interval_step": 0.2,
-                "interval_max": 0.5,
-            },
+            retry_policy=publish_retry_policy(),
         )
         return True
     except Exception as exc:  # noqa: BLE001 — any broker error: the sweeper covers it.

@@ -240,31 +240,23 @@ def apply_retention(now: datetime | None = None, batch_size: int | None = None) 
     p = periods()
     size = batch_size or settings.RETENTION_BATCH_SIZE
     system = Actor.system()
-    records = sum(
-        scrub.apply(
-            scrub.ANONYMISE, pk, now=now, actor=system,
-            note="Personal data anonymised: the training record was kept "
-            f"{describe(p.training_records)} after the class ended (TRAINING_RECORD_RETENTION).",
-        )
-        for pk in _ids(training_records_due(now, p), size)
-    )  # fmt: skip
-    unfinished = sum(
-        scrub.apply(
-            scrub.ANONYMISE, pk, now=now, actor=system,
-            note="Personal data anonymised: the registration never finished and was unchanged "
-            f"for {describe(p.unfinished_registrations)} (UNFINISHED_REGISTRATION_RETENTION).",
-        )
-        for pk in _ids(unfinished_due(now, p), size)
-    )  # fmt: skip
-    sensitive = sum(
-        scrub.apply(
-            scrub.SENSITIVE, pk, now=now, actor=system,
-            note="Accessibility needs, phone and supervisor details removed "
-            f"{describe(p.sensitive_details)} after the class ended "
-            "(SENSITIVE_DETAILS_RETENTION).",
-        )
-        for pk in _ids(sensitive_due(now, p), size)
-    )  # fmt: skip
+    # (scope, the registrations due, the note each gets), in this order: anonymising first, so
+    # a registration due for both is not stripped of its sensitive details a moment before.
+    passes = [
+        (scrub.ANONYMISE, training_records_due(now, p),
+         "Personal data anonymised: the training record was kept "
+         f"{describe(p.training_records)} after the class ended (TRAINING_RECORD_RETENTION)."),
+        (scrub.ANONYMISE, unfinished_due(now, p),
+         "Personal data anonymised: the registration never finished and was unchanged "
+         f"for {describe(p.unfinished_registrations)} (UNFINISHED_REGISTRATION_RETENTION)."),
+        (scrub.SENSITIVE, sensitive_due(now, p),
+         "Accessibility needs, phone and supervisor details removed "
+         f"{describe(p.sensitive_details)} after the class ended (SENSITIVE_DETAILS_RETENTION)."),
+    ]  # fmt: skip
+    records, unfinished, sensitive = (
+        sum(scrub.apply(scope, pk, now=now, actor=system, note=note) for pk in _ids(due, size))
+        for scope, due, note in passes
+    )
     emails = _update_in_batches(
         OutboundEmail.objects.filter(
             body_removed_at__isnull=True,
