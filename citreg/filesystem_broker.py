@@ -49,6 +49,17 @@ logger = logging.getLogger(__name__)
 _BINDING = threading.Lock()
 
 
+def publishing_order(name: str) -> tuple[int, str]:
+    """Sort key of a message file: the number before the first ``_`` (milliseconds of the
+    monotonic clock when it was published), then the name.
+
+    Compared as a number, not as text: as text ``"999_…"`` would sort after ``"1000_…"``, and
+    a file without a number (written by hand) sorts first, so it is looked at, not starved.
+    """
+    stamp = name.partition("_")[0]
+    return (int(stamp) if stamp.isdigit() else -1, name)
+
+
 class Channel(filesystem.Channel):
     """The filesystem channel with atomic publishing, same-filesystem consuming and bindings in
     memory."""
@@ -98,7 +109,7 @@ class Channel(filesystem.Channel):
             ChannelError: a message taken could not be read.
         """
         wanted = f"{queue}.msg"
-        for name in sorted(os.listdir(self.data_folder_in)):
+        for name in sorted(os.listdir(self.data_folder_in), key=publishing_order):
             if name.partition(".")[2] != wanted:
                 continue
             taken = os.path.join(self.processed_folder, name)

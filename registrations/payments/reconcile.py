@@ -325,8 +325,11 @@ def _stale_open(payment_id: int) -> str:
     if payment.status != OPEN or not session_id:
         return "settled"
     status = gateway().checkout_session_status(session_id)
-    if status == "open" and gateway().checkout_session_expire(session_id):
-        status = "expired"
+    if status == "open":
+        # Stripe refuses to expire a session that ended between the two calls (it expired by
+        # itself, or was paid): ask again rather than read the refusal as a payment.
+        expired = gateway().checkout_session_expire(session_id)
+        status = "expired" if expired else gateway().checkout_session_status(session_id)
     if status == "expired":
         return _close(
             payment_id,
