@@ -270,6 +270,7 @@ class OfferingAdmin(HistoryAdmin):
         "registration_opens_at",
         "registration_closes_at",
         "meeting_url",
+        "notes",
         "email_attendees",
         "roster",
         "created_at",

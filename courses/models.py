@@ -168,6 +168,12 @@ class Offering(models.Model):
     meeting_url = models.URLField(
         blank=True, help_text="Video meeting link; shown only to confirmed attendees."
     )
+    notes = models.TextField(
+        blank=True,
+        max_length=2000,
+        help_text="Notes for attendees of this class (e.g. a guest instructor, a changed "
+        "break); shown on the class page and in the confirmation and reminder emails.",
+    )
     schedule_version = models.PositiveIntegerField(
         default=0,
         editable=False,

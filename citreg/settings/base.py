@@ -320,6 +320,8 @@ LANGUAGE_CODE = "en-us"
 TIME_ZONE = "America/Denver"  # Admin and log display; storage is UTC (USE_TZ).
 USE_I18N = True
 USE_TZ = True
+# ``urlize`` (broadcast bodies) links a bare "example.org" as https://, Django 2028's default.
+URLIZE_ASSUME_HTTPS = True
 
 STATIC_URL = "static/"
 STATIC_ROOT = env.path("STATIC_ROOT", default=BASE_DIR / "staticfiles")

@@ -222,14 +222,15 @@ def _queue(
 
 def attendee_context(registration: Registration) -> dict:
     """``registration_context`` plus what a confirmed attendee needs to attend: the meeting link
-    (only ever put in messages to confirmed attendees), the participation requirements and the
-    contact address."""
+    (only ever put in messages to confirmed attendees), the class's notes, the participation
+    requirements and the contact address."""
     offering = registration.offering
     course = offering.course
     confirmed = registration.state == S.CONFIRMED
     return {
         **registration_context(registration),
         "meeting_url": offering.meeting_url if confirmed else "",
+        "offering_notes": offering.notes,
         "participation_requirements": course.participation_requirements,
         "contact_email": course.contact_email or settings.TRAINING_ADMIN_EMAIL,
     }

@@ -144,6 +144,7 @@ FIELDS: list[Field] = [
     Field(Course, "eligibility_statement", False, 2000, (COURSE_ADMIN,)),
     Field(Course, "participation_requirements", False, 2000, (COURSE_ADMIN,)),
     Field(Offering, "meeting_url", True, 200, (OFFERING_ADMIN,), strategy=url_with),
+    Field(Offering, "notes", False, 2000, (OFFERING_ADMIN,)),
     Field(Registration, "first_name", True, 150, (REGISTER, DETAILS, REGISTRATION_ADMIN)),
     Field(Registration, "last_name", True, 150, (REGISTER, DETAILS, REGISTRATION_ADMIN)),
     Field(Registration, "phone", True, 40, (REGISTER, DETAILS, REGISTRATION_ADMIN)),
