@@ -21,6 +21,7 @@ from .reminder_schedule import (
     parse_reminder_schedule,
     validate_reminder_schedule,
 )
+from .text import web_link
 from .timefmt import date_range_label, session_label
 
 DEFAULT_TIME_ZONE = "America/Denver"
@@ -223,6 +224,13 @@ class Offering(models.Model):
         first = sessions[0].starts_at.astimezone(self.zone).date()
         last = sessions[-1].starts_at.astimezone(self.zone).date()
         return date_range_label(first, last)
+
+    @property
+    def join_url(self) -> str:
+        """The meeting link to put in front of a confirmed attendee: ``meeting_url`` when it is
+        a web link, else "" (rows stored before validation, imports: ``courses.text.web_link``).
+        Every renderer of the link uses this, never ``meeting_url``."""
+        return web_link(self.meeting_url)
 
     @property
     def seats_left(self) -> int | None:

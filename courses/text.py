@@ -177,6 +177,23 @@ def multi_line(value: object) -> str:
     )
 
 
+WEB_SCHEMES = ("https", "http")
+
+
+def web_link(value: object) -> str:
+    """``value`` when it is a link a browser opens as a web page (``https:`` or ``http:``, with a
+    host, one line of visible text), else "" — for renderers of links stored before input was
+    validated or imported (a ``javascript:`` or ``data:`` link, a link with a line break in it
+    would run code or break the line it is written on)."""
+    text = "" if value is None else str(value).strip()
+    scheme, _, rest = text.partition(":")
+    if scheme.lower() not in WEB_SCHEMES or not rest.startswith("//") or len(rest) < 3:
+        return ""
+    if one_line(text) != text or " " in text:
+        return ""
+    return text
+
+
 def truncate(value: str, limit: int) -> str:
     """``value`` cut to at most ``limit`` characters, ending with "…" when cut (a provider's
     length limit, e.g. Stripe's 500 characters per metadata value).

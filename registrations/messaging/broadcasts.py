@@ -124,7 +124,7 @@ def placeholder_values(registration: Registration, *, manage_url: str = "") -> d
     """
     offering = registration.offering
     confirmed = registration.state == S.CONFIRMED
-    meeting = offering.meeting_url if confirmed else MEETING_URL_WITHHELD
+    meeting = offering.join_url if confirmed else MEETING_URL_WITHHELD
     return {
         "first_name": registration.first_name,
         "last_name": registration.last_name,

@@ -229,7 +229,7 @@ def attendee_context(registration: Registration) -> dict:
     confirmed = registration.state == S.CONFIRMED
     return {
         **registration_context(registration),
-        "meeting_url": offering.meeting_url if confirmed else "",
+        "meeting_url": offering.join_url if confirmed else "",
         "offering_notes": offering.notes,
         "participation_requirements": course.participation_requirements,
         "contact_email": course.contact_email or settings.TRAINING_ADMIN_EMAIL,
@@ -252,7 +252,7 @@ def invitation_attachment(registration: Registration, method: str) -> dict:
         method=method,
         attendee_email=registration.email,
         attendee_name=registration.full_name,
-        meeting_url=offering.meeting_url if confirmed and method == "REQUEST" else "",
+        meeting_url=offering.join_url if confirmed and method == "REQUEST" else "",
     )
     name = "cancel.ics" if method == "CANCEL" else "invite.ics"
     return {

@@ -2,6 +2,7 @@
 renderers apply to text nobody checked."""
 
 import unicodedata
+from datetime import date
 
 import pytest
 from django.core.exceptions import ValidationError
@@ -9,6 +10,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from courses import text
+from tests.factories import make_offering
 
 ANY_TEXT = st.text(st.characters(exclude_categories=("Cs",)))
 
@@ -94,3 +96,44 @@ def test_truncate_refuses_a_limit_below_one():
 def test_describe_names_a_character():
     assert text.describe("\u200b") == "ZERO WIDTH SPACE (U+200B)"
     assert text.describe("\x07") == "U+0007"
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        "https://meet.example.org/j/123?pwd=a%20b",
+        "http://zoom.example.org/j/1",
+        "HTTPS://Teams.Example.org/l/meetup-join/19%3a",
+    ],
+)
+def test_web_link_keeps_web_links(value):
+    assert text.web_link(value) == value
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        "javascript:alert(1)",
+        "JavaScript://%0Aalert(1)",
+        "data:text/html,<script>alert(1)</script>",
+        "https://meet.example.org/\nBcc: x@example.org",
+        "https://meet.example.org/a b",
+        "https://meet.example.org/\u202eevil",
+        "https:",
+        "https://",
+        "meet.example.org/j/1",
+        "",
+        None,
+    ],
+)
+def test_web_link_refuses_what_a_browser_would_not_open_as_a_page(value):
+    assert text.web_link(value) == ""
+
+
+@pytest.mark.django_db
+def test_an_offering_shows_only_a_web_link_to_attendees(course):
+    offering = make_offering(course, date(2027, 3, 18))
+    offering.meeting_url = "javascript:alert(document.cookie)"  # stored before validation
+    assert offering.join_url == ""
+    offering.meeting_url = "https://meet.example.org/j/1"
+    assert offering.join_url == "https://meet.example.org/j/1"
