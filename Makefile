@@ -18,14 +18,15 @@ NPM_STAMP := node_modules/.installed-$(shell sha1sum package-lock.json 2>/dev/nu
 TEST_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/citreg
 TEST_REDIS_URL ?= redis://127.0.0.1:6379/15
 
-.PHONY: help run test install install-production browser-deps lock lint format check-deploy \
-	demo-data screenshots clean bench-default-run
+.PHONY: help run test install install-production browser-deps certificate-fonts lock lint \
+	format check-deploy demo-data screenshots clean bench-default-run
 
 help:
 	@echo "make run    - install, migrate, load the published schedule and serve http://127.0.0.1:8000"
 	@echo "              (with the local Stripe stand-in on :12111 unless STRIPE_SECRET_KEY is set)"
 	@echo "make test   - run the test suite against the local PostgreSQL and Redis"
-	@echo "              (installs Debian's chromium and npm with apt-get when missing)"
+	@echo "              (installs Debian's chromium, npm and the certificate fonts with apt-get"
+	@echo "              when missing)"
 	@echo "make lock   - re-resolve requirements.lock and requirements-dev.lock from pyproject.toml"
 	@echo "make install-production - (re)create $(VENV) with requirements.lock only (no dev tools)"
 	@echo "make lint   - ruff, the import layers (lint-imports), mypy, migrations check"
@@ -73,6 +74,30 @@ browser-deps:
 	echo "Installing$$missing with apt-get"; \
 	$$sudo apt-get update && $$sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y$$missing
 
+# Certificates of completion (registrations/certificates/pdf.py) embed Debian's DejaVu Sans
+# (Latin, Greek, Cyrillic, Arabic, Hebrew) and WenQuanYi Micro Hei (Chinese, Japanese, Korean):
+# installed with apt-get like the browser's packages when a font file is missing.
+CERTIFICATE_FONTS := /usr/share/fonts/truetype/dejavu/DejaVuSans.ttf:fonts-dejavu-core \
+	/usr/share/fonts/truetype/dejavu/DejaVuSans-Bold.ttf:fonts-dejavu-core \
+	/usr/share/fonts/truetype/wqy/wqy-microhei.ttc:fonts-wqy-microhei
+certificate-fonts:
+	@missing=""; \
+	for entry in $(CERTIFICATE_FONTS); do \
+		[ -f "$${entry%%:*}" ] || case " $$missing " in *" $${entry##*:} "*) ;; \
+			*) missing="$$missing $${entry##*:}";; esac; \
+	done; \
+	[ -n "$$missing" ] || exit 0; \
+	if [ "$$(id -u)" -eq 0 ]; then sudo=""; \
+	elif command -v sudo >/dev/null; then sudo=sudo; \
+	else \
+		echo "Certificates need the Debian font packages$$missing, and installing them needs" \
+			"root (no sudo here). As root: apt-get update && apt-get install -y$$missing" >&2; \
+		exit 1; \
+	fi; \
+	echo "Installing$$missing with apt-get"; \
+	$$sudo apt-get update && $$sudo env DEBIAN_FRONTEND=noninteractive \
+		apt-get install -y --no-install-recommends$$missing
+
 $(NPM_STAMP): package-lock.json | browser-deps
 	npm ci --no-audit --no-fund
 	touch $(NPM_STAMP)
@@ -95,10 +120,12 @@ demo-data run: export DJANGO_SETTINGS_MODULE ?= citreg.settings.base
 demo-data run: export DEBUG ?= True
 demo-data run: export STAFF_2FA_REQUIRED ?= False
 
-demo-data: install
+demo-data: install certificate-fonts
 	$(PY) manage.py migrate --no-input
 	$(PY) manage.py import_schedule courses/schedules/cit-911-schedule-2024.txt
 	$(PY) manage.py import_schedule courses/schedules/cit-911-schedule-2027.txt
+	$(PY) manage.py load_demo_registrations
+	$(PY) manage.py load_demo_attendance
 	$(PY) devtools/local_admin.py
 
 # Ports of the web server and the Stripe stand-in: `make run CITREG_PORT=8001 STRIPE_STANDIN_PORT=12112`.
@@ -120,7 +147,7 @@ run: demo-data
 bench-default-run: install
 	$(PY) bench/default_run_burst.py $(BENCH_ARGS)
 
-test: install browser-deps $(NPM_STAMP)
+test: install browser-deps certificate-fonts $(NPM_STAMP)
 	DATABASE_URL=$(TEST_DATABASE_URL) REDIS_URL=$(TEST_REDIS_URL) \
 		$(VENV)/bin/pytest $(PYTEST_ARGS)
 

@@ -12,7 +12,14 @@ forces it on) a staff user opens the admin only when verified by an OTP device i
 
 The admin's own password-only login form is then never shown. With the setting off (tests,
 ``make run``) the admin is Django's usual one. Either way sign-ins go through django-axes.
+
+The site knows no app. Apps add to it through two registries, called when their admin module is
+imported: ``register_view`` (a page of its own under ``/admin/``, behind the same sign-in) and
+``register_index_context`` (what the index page shows above the list of models: the training
+office's dashboard, ``registrations.admin.dashboard``).
 """
+
+from collections.abc import Callable
 
 from django.conf import settings
 from django.contrib.admin import AdminSite
@@ -21,7 +28,7 @@ from django.contrib.auth.views import redirect_to_login
 from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect
-from django.urls import reverse
+from django.urls import URLPattern, path, reverse
 from django.utils.http import url_has_allowed_host_and_scheme
 from two_factor.utils import default_device
 
@@ -31,6 +38,38 @@ class StaffAdminSite(AdminSite):
 
     site_header = "citreg training administration"
     site_title = "citreg admin"
+
+    def __init__(self, name: str = "admin") -> None:
+        super().__init__(name)
+        self._views: list[tuple[str, Callable[..., HttpResponse], str]] = []
+        self._index_context: list[Callable[[HttpRequest], dict]] = []
+
+    def register_view(self, route: str, view: Callable[..., HttpResponse], name: str) -> None:
+        """Serve ``view`` at ``/admin/<route>`` (a ``django.urls.path`` route) as
+        ``admin:<name>``, behind the site's sign-in (``admin_view``: staff, and the OTP device
+        when required). The view checks its own permissions. Routes are matched before the
+        models' pages, so ``courses/offering/<int:offering_id>/roster/`` is not taken for an
+        object id."""
+        self._views.append((route, view, name))
+
+    def register_index_context(self, provider: Callable[[HttpRequest], dict]) -> None:
+        """Add ``provider(request)``'s keys to the index page's context (a dict; empty to add
+        nothing for that user)."""
+        self._index_context.append(provider)
+
+    def get_urls(self) -> list:
+        """The registered views (``register_view``), then Django's admin URLs."""
+        own: list[URLPattern] = [
+            path(route, self.admin_view(view), name=name) for route, view, name in self._views
+        ]
+        return own + super().get_urls()
+
+    def index(self, request: HttpRequest, extra_context: dict | None = None) -> HttpResponse:
+        """Django's index with what the registered providers add (``register_index_context``)."""
+        context = dict(extra_context or {})
+        for provider in self._index_context:
+            context.update(provider(request))
+        return super().index(request, context)
 
     def has_permission(self, request: HttpRequest) -> bool:
         """Active staff (Django's rule) and, when 2FA is required, verified by a device."""

@@ -75,12 +75,17 @@ def session_event(
     )
 
 
-def offering_calendar(offering: Offering, *, method: str = "PUBLISH") -> bytes:
+def offering_calendar(
+    offering: Offering, *, method: str = "PUBLISH", meeting_url: str = ""
+) -> bytes:
     """Return an .ics file (bytes, CRLF lines) with one event per session of ``offering``.
 
     Args:
         offering: ideally fetched with ``prefetch_related("sessions")`` and its course.
         method: the iTIP method, "PUBLISH" for downloads.
+        meeting_url: the meeting link, only in a confirmed attendee's own download ("" for the
+            public one); the events keep the invitation's UIDs, so an import updates the same
+            entries.
     """
     calendar = Calendar.new(
         prodid=PRODID,
@@ -91,6 +96,7 @@ def offering_calendar(offering: Offering, *, method: str = "PUBLISH") -> bytes:
                 s,
                 offering=offering,
                 sequence=offering.schedule_version,
+                meeting_url=meeting_url,
                 status="CANCELLED" if offering.status == Offering.Status.CANCELLED else "CONFIRMED",
             )
             for s in offering.session_list

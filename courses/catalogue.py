@@ -38,6 +38,17 @@ def register_annotation(annotation: Annotation) -> Annotation:
     return annotation
 
 
+def seats_taken(offering: Offering, now: datetime | None = None) -> int | None:
+    """Seats taken in ``offering`` now, by the registered annotations (``seats_taken``); None
+    when no app counts seats."""
+    queryset: QuerySet[Offering] = Offering.objects.filter(pk=offering.pk)
+    for annotation in ANNOTATIONS:
+        queryset = annotation(queryset, now or timezone.now())
+    row = queryset.values().first()
+    taken = None if row is None else row.get("seats_taken")
+    return taken if isinstance(taken, int) else None
+
+
 def public_offerings(
     course: Course, now: datetime | None = None
 ) -> "QuerySet[WithAnnotations[Offering, Bounds]]":
@@ -74,3 +85,20 @@ def course_listing(course: Course, now: datetime | None = None) -> dict[str, lis
             )
         ),
     }
+
+
+def next_open_by_part(upcoming: list[Offering], now: datetime) -> dict[str, Offering]:
+    """The first class of each part of day (``Offering.PartOfDay``: "day", "evening") among
+    ``upcoming`` (soonest first, as ``course_listing`` gives them) that is open for registration
+    at ``now`` and has a free seat; a part of day with none is absent. A class whose seats were
+    not counted (no ``seats_taken`` annotation) counts as having a free seat."""
+    found: dict[str, Offering] = {}
+    for offering in upcoming:
+        if offering.part_of_day in found:
+            continue
+        if offering.registration_state(now) != Offering.RegistrationState.OPEN:
+            continue
+        if offering.seats_left == 0:
+            continue
+        found[offering.part_of_day] = offering
+    return found

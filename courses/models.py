@@ -8,7 +8,9 @@ span rows (an offering's sessions: count, length, consecutive days, no overlap) 
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo, available_timezones
 
+from django.conf import settings
 from django.core.exceptions import ValidationError
+from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import Q
 from django.urls import reverse
@@ -84,6 +86,17 @@ class Course(models.Model):
         'before each session" (minutes, hours, days or weeks). Only confirmed attendees get '
         "reminders. Leave empty for none.",
     )
+    attendance_minimum_percent = models.PositiveSmallIntegerField(
+        default=90,
+        validators=[MinValueValidator(1), MaxValueValidator(100)],
+        help_text="A session counts as attended from this share of its length (APCO: 90 %).",
+    )
+    minutes_per_credit = models.PositiveSmallIntegerField(
+        default=60,
+        validators=[MinValueValidator(1)],
+        help_text="Minutes of instruction per continuing-education credit on the certificate "
+        "(usually 50 or 60). CEUs are always contact hours / 10.",
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -130,6 +143,10 @@ class Course(models.Model):
         return parse_reminder_schedule(self.reminder_schedule)
 
 
+# Staff with this permission see every class; the others (instructors) only those they teach.
+ALL_CLASSES = "courses.add_offering"
+
+
 class Offering(models.Model):
     """One dated class of a course, e.g. "June 6–7, 2024, evening".
 
@@ -174,6 +191,13 @@ class Offering(models.Model):
         max_length=2000,
         help_text="Notes for attendees of this class (e.g. a guest instructor, a changed "
         "break); shown on the class page and in the confirmation and reminder emails.",
+    )
+    instructors = models.ManyToManyField(
+        settings.AUTH_USER_MODEL,
+        blank=True,
+        related_name="taught_offerings",
+        help_text="Staff in the Instructor group who teach this class: they see only the classes "
+        "they are assigned to, and are named on its certificates.",
     )
     schedule_version = models.PositiveIntegerField(
         default=0,

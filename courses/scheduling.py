@@ -186,6 +186,48 @@ def offering_create(
     return offering
 
 
+def offering_duplicate(offering: Offering, first_day: date) -> Offering:
+    """A new draft class of the same course, part of day, capacity, zone and notes, whose first
+    session is on ``first_day``: every session at the same wall-clock times in the offering's
+    zone (so 9:00 am – 1:00 pm MT stays 9:00 am – 1:00 pm MT across a daylight-saving switch),
+    the same number of days apart. Not copied: registrations, the meeting link, instructors.
+    Registration opens now and closes at the course's lead time.
+
+    Raises: ValidationError as ``offering_create`` (e.g. a class already on that day and part of
+    day, or a first day whose registration would already be closed).
+    """
+    zone = offering.zone
+    sessions = offering.session_list
+    if not sessions:
+        raise ValidationError("This class has no sessions to copy.")
+    first_local = sessions[0].starts_at.astimezone(zone).date()
+    times = []
+    for session in sessions:
+        start = session.starts_at.astimezone(zone)
+        end = session.ends_at.astimezone(zone)
+        day = first_day + (start.date() - first_local)
+        end_day = day + (end.date() - start.date())
+        times.append(
+            SessionTimes(
+                datetime.combine(day, start.time(), tzinfo=zone),
+                datetime.combine(end_day, end.time(), tzinfo=zone),
+            )
+        )
+    with transaction.atomic():
+        copy = offering_create(
+            course=offering.course,
+            part_of_day=offering.part_of_day,
+            times=times,
+            capacity=offering.capacity,
+            status=Offering.Status.DRAFT,
+            time_zone=offering.time_zone,
+        )
+        if offering.notes:
+            copy.notes = offering.notes
+            copy.save(update_fields=["notes"])
+    return copy
+
+
 @transaction.atomic
 def offering_reschedule(
     *, offering: Offering, times: Sequence[SessionTimes], capacity: int | None = None
@@ -227,7 +269,7 @@ def offering_reschedule(
         offering.capacity = capacity
     offering.save()
     if session_times(offering.sessions.order_by("starts_at")) != before:
-        offering = offering_schedule_changed(offering, times_changed=True)
+        offering = offering_schedule_changed(offering, times_changed=True, previous_times=before)
     return offering
 
 
@@ -238,13 +280,21 @@ def session_times(sessions: Iterable[Session]) -> list[tuple[datetime, datetime]
 
 @transaction.atomic
 def offering_schedule_changed(
-    offering: Offering, *, times_changed: bool = False, link_changed: bool = False
+    offering: Offering,
+    *,
+    times_changed: bool = False,
+    link_changed: bool = False,
+    previous_times: Sequence[tuple[datetime, datetime]] = (),
 ) -> Offering:
     """Record that an offering's session times or meeting link changed (already saved).
 
     Raises ``schedule_version`` by one — the calendar ``SEQUENCE`` (RFC 5546 §2.1.4) and part of
     reminder keys — and sends ``courses.signals.offering_changed`` in the same transaction; the
-    registrations app then queues one update per confirmed attendee.
+    registrations app then queues one update per confirmed attendee, stating the old times
+    (``previous_times``: aware (start, end) pairs before the change, ``session_times``) and the
+    new ones. The admin asks staff to confirm first (``OfferingAdmin``, a preview through
+    ``courses.signals.offering_change_preview``); the schedule import, run deliberately with
+    ``--update``, tells attendees at once.
 
     Returns: the offering re-read with its new version.
     """
@@ -255,5 +305,6 @@ def offering_schedule_changed(
         offering=offering,
         times_changed=times_changed,
         link_changed=link_changed,
+        previous_times=list(previous_times),
     )
     return offering

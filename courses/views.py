@@ -20,14 +20,28 @@ def course_list(request: HttpRequest) -> HttpResponse:
 
 @public_page
 def course_detail(request: HttpRequest, slug: str) -> HttpResponse:
-    """A course with its upcoming classes grouped by month and its past classes."""
+    """A course: the facts a visitor decides on first (tuition, length and format, who may
+    attend, what they need), a jump to the next open day and evening class, the upcoming classes
+    grouped by month, and the past classes folded into one line."""
     course = get_object_or_404(Course, slug=slug)
     now = timezone.now()
     listing = catalogue.course_listing(course, now)
+    next_open = catalogue.next_open_by_part(listing["upcoming"], now)
+    parts = [
+        (part, label, next_open[part])
+        for part, label in Offering.PartOfDay.choices
+        if part in next_open
+    ]
     return render(
         request,
         "courses/course_detail.html",
-        {"course": course, "now": now, **listing},
+        {
+            "course": course,
+            "now": now,
+            "next_open": parts,
+            "part_choices": Offering.PartOfDay.choices,
+            **listing,
+        },
     )
 
 

@@ -3,7 +3,12 @@ from importlib import import_module
 from django.apps import AppConfig
 
 # Model modules of this app outside ``registrations.models`` (one app label, one set of tables).
-MODEL_MODULES = ("registrations.payments.models", "registrations.messaging.models")
+MODEL_MODULES = (
+    "registrations.payments.models",
+    "registrations.messaging.models",
+    "registrations.attendance.models",
+    "registrations.certificates.models",
+)
 # Modules that register outbox kinds, catalogue annotations and signal receivers when imported.
 REGISTERING_MODULES = (
     "registrations.messaging.notices",
@@ -15,8 +20,8 @@ REGISTERING_MODULES = (
 
 
 class RegistrationsConfig(AppConfig):
-    """The registrations app: ``models``, plus the models of its ``payments`` and ``messaging``
-    packages, under the one label ``registrations``."""
+    """The registrations app: ``models``, plus the models of its ``payments``, ``messaging``,
+    ``attendance`` and ``certificates`` packages, under the one label ``registrations``."""
 
     name = "registrations"
     verbose_name = "Registrations"

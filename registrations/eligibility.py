@@ -8,16 +8,22 @@ on a known agency domain may confirm instead of staff. Webmail domains can never
 eligible registrants can pay.
 """
 
+from dataclasses import dataclass
+from datetime import datetime
+
 from django.contrib.auth.models import User
 from django.core.exceptions import ValidationError
 from django.db import transaction
+from django.db.models import F, OuterRef, QuerySet, Subquery
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from . import addresses
 from .enums import REVIEWABLE_STATES
 from .enums import RegistrationState as S
 from .messaging import notices
-from .models import AgencyDomain, Registration
+from .messaging.models import OutboundEmail
+from .models import AgencyDomain, Registration, RegistrationEvent
 from .models.agency import email_domain, is_webmail, validate_agency_domain
 from .transitions import Actor, IllegalTransition, registration_transition
 
@@ -178,3 +184,138 @@ def review_reject(registration: Registration, *, staff_user: User, reason: str) 
         if result.changed:
             notices.send_rejected(result.registration, reason)
     return result.registration
+
+
+# ------------------------------------------------------------------ what a reviewer sees
+
+
+def waiting_since() -> Coalesce:
+    """A query expression for a registration: when it last entered ``pending_review`` (its
+    latest event to that state; its creation when it has none). Annotate with it, e.g.
+    ``queryset.annotate(waiting_since=waiting_since())``."""
+    entered = (
+        RegistrationEvent.objects.filter(registration=OuterRef("pk"), to_state=S.PENDING_REVIEW)
+        .order_by("-created_at", "-pk")
+        .values("created_at")[:1]
+    )
+    return Coalesce(Subquery(entered), F("created_at"))
+
+
+def review_queue() -> QuerySet[Registration]:
+    """The registrations waiting for a staff decision, oldest first: annotated
+    ``waiting_since`` (``waiting_since()``) and ordered by it, then by id."""
+    return (
+        Registration.objects.filter(state=S.PENDING_REVIEW)
+        .annotate(waiting_since=waiting_since())
+        .order_by("waiting_since", "pk")
+    )
+
+
+@dataclass(frozen=True)
+class QueuePlace:
+    """Where a registration stands in ``review_queue``: its 1-based ``position`` of ``total``
+    (0 when it is not in the queue), the ids before and after it (None at either end), and
+    when it entered review."""
+
+    position: int
+    total: int
+    previous_id: int | None
+    next_id: int | None
+    waiting_since: datetime | None
+
+
+def queue_place(registration: Registration) -> QueuePlace:
+    """``registration``'s place in the review queue (one query of the queue's ids)."""
+    rows = [(r.pk, getattr(r, "waiting_since", None)) for r in review_queue().only("pk")]
+    ids = [pk for pk, _ in rows]
+    if registration.pk not in ids:
+        return QueuePlace(0, len(ids), None, ids[0] if ids else None, None)
+    index = ids.index(registration.pk)
+    return QueuePlace(
+        position=index + 1,
+        total=len(ids),
+        previous_id=ids[index - 1] if index > 0 else None,
+        next_id=ids[index + 1] if index + 1 < len(ids) else None,
+        waiting_since=rows[index][1],
+    )
+
+
+@dataclass(frozen=True)
+class DomainStanding:
+    """What citreg knows of a work email's domain: its normal form (``domain``, "" when it cannot
+    be trusted), the listed ``AgencyDomain`` covering it, whether it is webmail, and whether
+    staff could list it (``validate_agency_domain`` accepts it and it is not listed yet)."""
+
+    domain: str
+    agency: AgencyDomain | None
+    webmail: bool
+    listable: bool
+
+
+def domain_standing(address: str) -> DomainStanding:
+    """The ``DomainStanding`` of the domain of ``address``."""
+    domain = email_domain(address)
+    agency = known_agency(address)
+    listable = False
+    if domain and agency is None and not is_webmail(domain):
+        try:
+            validate_agency_domain(domain)
+            listable = True
+        except ValidationError:
+            listable = False
+    return DomainStanding(domain, agency, bool(domain) and is_webmail(domain), listable)
+
+
+@dataclass(frozen=True)
+class SupervisorStanding:
+    """Whether the supervisor was asked to confirm (``asked_at``: when the request was queued,
+    None when never) and whether they answered (``answered_at``: their confirmation)."""
+
+    asked_at: datetime | None
+    answered_at: datetime | None
+
+    @property
+    def text(self) -> str:
+        """In plain English, e.g. "Asked Dec 1; no answer yet"; times are for the caller to
+        write, so this names the state only."""
+        if self.answered_at is not None:
+            return "Confirmed the employment"
+        if self.asked_at is not None:
+            return "Asked to confirm; no answer yet"
+        return "Not asked (their address is not on a known agency domain)"
+
+
+def supervisor_standing(registration: Registration) -> SupervisorStanding:
+    """Whether ``registration``'s supervisor was sent a confirmation request and answered."""
+    request = (
+        OutboundEmail.objects.filter(
+            registration=registration, kind=notices.Kind.SUPERVISOR_CONFIRMATION
+        )
+        .order_by("created_at")
+        .values_list("created_at", flat=True)
+        .first()
+    )
+    return SupervisorStanding(request, registration.supervisor_confirmed_at)
+
+
+def similar_decisions(registration: Registration, limit: int = 10) -> list[RegistrationEvent]:
+    """Earlier eligibility decisions on registrations whose work email has the same domain
+    (approved or rejected by staff, or confirmed by a supervisor), newest first, at most
+    ``limit``; each with its registration and staff user loaded. Webmail domains say nothing
+    about an employer, so they have none."""
+    domain = email_domain(registration.work_email)
+    if not domain or is_webmail(domain):
+        return []
+    shown = addresses.display_domain(domain)
+    suffixes = {f"@{domain}", f"@{shown}"}
+    events = RegistrationEvent.objects.filter(
+        from_state=S.PENDING_REVIEW, to_state__in=[S.ELIGIBLE, S.REJECTED]
+    ).exclude(registration=registration)
+    matching = RegistrationEvent.objects.none()
+    for suffix in suffixes:
+        matching = matching | events.filter(registration__work_email__iendswith=suffix)
+    return list(
+        matching.select_related("registration__offering__course", "staff_user").order_by(
+            "-created_at", "-pk"
+        )[:limit]
+    )

@@ -14,8 +14,8 @@ from django.utils.html import format_html
 from courses.text import one_line, single_line
 
 from . import addresses
-from .models import Registration
-from .models.agency import email_domain, refuse_lookalike
+from .models import AgencyDomain, Registration
+from .models.agency import WEBMAIL_DOMAINS, email_domain, refuse_lookalike
 
 # Geographic zones only ("America/Chicago"), not aliases such as "Factory" or "Etc/GMT+5".
 _TIME_ZONES = frozenset(
@@ -98,14 +98,17 @@ class RegistrationForm(forms.ModelForm):
     """
 
     email = StrippedEmailField(
-        label="Email for course communications",
-        help_text="We send your confirmation, reminders and the class link here.",
+        label="Another email for course messages (optional)",
+        required=False,
+        help_text="Leave blank to get your confirmation, reminders and the class link at your "
+        "work email.",
     )
     work_email = AgencyEmailField(
         label="Work email at your agency",
-        help_text="We send a confirmation link to this address to check your employment.",
+        help_text="We send a link to this address: opening it shows that you work there.",
     )
-    supervisor_email = AgencyEmailField(label="Supervisor's email")
+    # Why it is asked is said once above both supervisor fields (``supervisor-why``).
+    supervisor_email = AgencyEmailField(label="Supervisor's work email")
     attest_employment = forms.BooleanField(
         label="I am currently employed by an emergency call center (911 center / PSAP).",
         error_messages={"required": "This course is open only to current call center staff."},
@@ -175,6 +178,19 @@ class RegistrationForm(forms.ModelForm):
         }
         for name, value in autocomplete.items():
             self.fields[name].widget.attrs["autocomplete"] = value
+        # The work email's instant check (static/js/register-form.js) reads the server's lists:
+        # the webmail domains (models.agency.WEBMAIL_DOMAINS) and the listed agency domains.
+        self.fields["work_email"].widget.attrs.update(
+            {
+                "data-webmail-domains": " ".join(sorted(WEBMAIL_DOMAINS)),
+                "data-agency-domains": " ".join(
+                    AgencyDomain.objects.order_by("domain").values_list("domain", flat=True)
+                ),
+                "data-check": "work-email-check",
+            }
+        )
+        for name in ("supervisor_name", "supervisor_email"):
+            self.fields[name].widget.attrs["aria-describedby"] = "supervisor-why"
         for name in self.SINGLE_LINE_FIELDS:
             self.fields[name].validators.append(single_line)
         self.helper = FormHelper()
@@ -185,16 +201,25 @@ class RegistrationForm(forms.ModelForm):
                 "About you",
                 Div(Div("first_name", css_class="col-md-6"), Div("last_name", css_class="col-md-6"),
                     css_class="row"),
-                "email",
-                Div(Div("phone", css_class="col-md-6"), Div("role", css_class="col-md-6"),
+                Div(Div("role", css_class="col-md-6"), Div("phone", css_class="col-md-6"),
                     css_class="row"),
             ),
             Fieldset(
-                "Your employer",
+                "Your agency",
                 "employer_name",
                 Div(Div("employer_city", css_class="col-md-8"),
                     Div("employer_state", css_class="col-md-4"), css_class="row"),
                 "work_email",
+                HTML('<p class="form-text email-check" id="work-email-check" aria-live="polite">'
+                     "</p>"),
+                "email",
+            ),
+            Fieldset(
+                "Your supervisor",
+                HTML('<p class="small field-why" id="supervisor-why">Why we ask: when your work '
+                     "email is not on an agency domain we know, we email your supervisor one "
+                     "question, whether you work there, which is often quicker than our staff's "
+                     "check. We contact them for nothing else.</p>"),
                 Div(Div("supervisor_name", css_class="col-md-6"),
                     Div("supervisor_email", css_class="col-md-6"), css_class="row"),
             ),
@@ -217,6 +242,13 @@ class RegistrationForm(forms.ModelForm):
     # One line each: line breaks, tabs, controls and invisible characters are refused.
     SINGLE_LINE_FIELDS = (*TEXT_FIELDS, "phone")
 
+    # Short names for the error summary, where a label is too long or holds links.
+    SUMMARY_LABELS = {
+        "attest_employment": "Employment at a call center",
+        "acknowledge_participation": "Camera and microphone",
+        "accept_terms": "Course terms and privacy notice",
+    }
+
     def clean(self) -> dict:
         data = super().clean()
         for name in self.TEXT_FIELDS:
@@ -224,7 +256,29 @@ class RegistrationForm(forms.ModelForm):
                 data[name] = clean_text(data[name])
                 if not data[name]:
                     self.add_error(name, "This field is required.")
+        # No second address typed: course messages go to the work email.
+        if not data.get("email") and "email" not in self.errors and data.get("work_email"):
+            data["email"] = data["work_email"]
         return data
+
+    def error_summary(self) -> list[tuple[str, str, str]]:
+        """Every error, in the order of the fields on the page, as ``(field id, short label,
+        message)``; errors not tied to a field have an empty id. For the summary that the page
+        shows (and focuses) after a failed submit, each entry linking to its field."""
+        entries = [("", "", str(error)) for error in self.non_field_errors()]
+        layout_order = [name for name in self._layout_names() if name in self.errors]
+        for name in layout_order + [n for n in self.errors if n not in layout_order]:
+            if name == "__all__" or name not in self.fields:
+                continue
+            bound = self[name]
+            label = self.SUMMARY_LABELS.get(name) or str(bound.label)
+            for error in self.errors[name]:
+                entries.append((bound.id_for_label, label, str(error)))
+        return entries
+
+    def _layout_names(self) -> list[str]:
+        """Field names in the order the layout shows them."""
+        return [pointer.name for pointer in self.helper.layout.get_field_names()]
 
     def clean_phone(self) -> str:
         value = clean_text(self.cleaned_data.get("phone", ""))

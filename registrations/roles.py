@@ -1,4 +1,4 @@
-"""Staff roles: the three groups and their permissions, and which fields of a registration each
+"""Staff roles: the four groups and their permissions, and which fields of a registration each
 permission shows (``docs/architecture.md``, "Security and privacy").
 
 ``migrate`` creates the groups (``sync_groups``, a ``post_migrate`` receiver) and sets each
@@ -23,6 +23,7 @@ from django.db import DEFAULT_DB_ALIAS, transaction
 from django.db.models import Q
 from django.db.models.signals import post_migrate
 
+from courses.models import ALL_CLASSES, Offering
 from registrations.models import Registration
 
 logger = logging.getLogger("citreg.roles")
@@ -47,11 +48,25 @@ CHANGE_REGISTRATION = f"{APP}.change_registration"
 TRAINING_ADMINISTRATOR = "Training administrator"
 ELIGIBILITY_REVIEWER = "Eligibility reviewer"
 FINANCE = "Finance"
+INSTRUCTOR = "Instructor"
+# Taking attendance: marking, importing a participants report (and deciding its rows).
+MARK_ATTENDANCE = f"{APP}.change_sessionattendance"
+IMPORT_ATTENDANCE = f"{APP}.add_attendanceimport"
+FINALISE_ATTENDANCE = f"{APP}.add_sessionfinalisation"
+# Certificates: viewing and downloading them; revoking and reissuing (their only changes).
+VIEW_CERTIFICATE = f"{APP}.view_certificate"
+CHANGE_CERTIFICATE = f"{APP}.change_certificate"
 
 
 def _model_permissions(app: str, model: str, actions: Iterable[str]) -> set[str]:
     return {f"{app}.{action}_{model}" for action in actions}
 
+
+_ATTENDANCE = (
+    _model_permissions(APP, "sessionattendance", ["view", "change"])
+    | _model_permissions(APP, "attendanceimport", ["view", "add", "change"])
+    | _model_permissions(APP, "importedparticipant", ["view", "change"])
+)
 
 # The roles table (README "Security and privacy"), one "app_label.codename" per permission.
 GROUPS: dict[str, frozenset[str]] = {
@@ -72,6 +87,11 @@ GROUPS: dict[str, frozenset[str]] = {
         | _model_permissions(APP, "outboundemail", ["view", "change"])
         # Policy pages.
         | _model_permissions(APP, "policypage", ["view", "add", "change"])
+        # Attendance, and closing it (which completes registrations).
+        | _ATTENDANCE
+        | _model_permissions(APP, "sessionfinalisation", ["view", "add"])
+        # Certificates: view and download; change = revoke and reissue (``CHANGE_CERTIFICATE``).
+        | _model_permissions(APP, "certificate", ["view", "change"])
     ),
     ELIGIBILITY_REVIEWER: frozenset(
         {f"{APP}.view_registration"}
@@ -81,7 +101,32 @@ GROUPS: dict[str, frozenset[str]] = {
         {f"{APP}.view_registration", f"{APP}.view_payment", f"{APP}.view_refund"}
         | {ISSUE_REFUND, EXPORT_ROSTER}
     ),
+    # The classes assigned to them only (``limited_to_assigned_classes``): their roster (names,
+    # agency, attendance; no payments, no accessibility needs unless granted), attendance and
+    # reports, and the meeting link.
+    INSTRUCTOR: frozenset(
+        _model_permissions("courses", "offering", ["view", "change"])
+        | {"courses.view_session", f"{APP}.view_registration"}
+        | _ATTENDANCE
+    ),
 }
+
+
+def limited_to_assigned_classes(user: PermissionsMixin | AnonymousUser) -> bool:
+    """True for staff who see only the classes they are assigned to (``Offering.instructors``):
+    everyone without ``ALL_CLASSES`` (the Instructor group). Superusers and training
+    administrators see every class."""
+    return not user.has_perm(ALL_CLASSES)
+
+
+def may_see_offering(user: PermissionsMixin | AnonymousUser, offering: Offering) -> bool:
+    """Whether ``user`` may open ``offering``'s pages (roster, attendance): every class for
+    those not ``limited_to_assigned_classes``, else only the ones they teach."""
+    if not limited_to_assigned_classes(user):
+        return True
+    user_id = getattr(user, "pk", None)
+    return user_id is not None and offering.instructors.filter(pk=user_id).exists()
+
 
 # Which permission shows each field of a registration; None: whoever may see registrations at
 # all (Finance's "name, agency, state"). A field missing here (a new one) needs

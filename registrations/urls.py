@@ -8,7 +8,7 @@ id never matches a token route; the id routes come first all the same.
 
 from django.urls import path
 
-from .views import confirm, manage, public, register, webhooks
+from .views import certificates, confirm, manage, public, register, webhooks
 
 app_name = "registrations"
 
@@ -22,6 +22,12 @@ urlpatterns = [
     path("r/manage/<int:pk>/", manage.manage, name="manage-page"),
     path("r/manage/<int:pk>/payment/", manage.payment_status, name="payment-page"),
     path("r/manage/<int:pk>/leave-waitlist/", manage.leave_waitlist, name="leave-waitlist-page"),
+    path("r/manage/<int:pk>/calendar.ics", manage.attendee_calendar, name="manage-calendar"),
+    path(
+        "r/manage/<int:pk>/certificate.pdf",
+        certificates.attendee_certificate,
+        name="manage-certificate",
+    ),
     # The links in emails (token in the path).
     path("r/confirm/<str:token>/", confirm.confirm_work_email, name="confirm-work-email"),
     path("r/supervisor/<str:token>/", confirm.supervisor_confirm, name="supervisor-confirm"),
@@ -32,4 +38,5 @@ urlpatterns = [
     path("payments/stripe/webhook/", webhooks.stripe_webhook, name="stripe-webhook"),
     path("r/link/", public.request_link, name="request-link"),
     path("policies/<slug:slug>/", public.policy, name="policy"),
+    path("certificates/<str:number>/", certificates.verify, name="certificate"),
 ]

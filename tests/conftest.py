@@ -18,8 +18,9 @@ PUBLISHED_SCHEDULES = REPO / "tests" / "courses" / "data"
 settings.register_profile("citreg", deadline=None)
 settings.load_profile("citreg")
 
-# Real-browser fixtures (``open_page``, ``browser``) and the failure-artifact hook.
-pytest_plugins = ["tests.browser.plugin"]
+# Real-browser fixtures (``open_page``, ``browser``) and the failure-artifact hook; the demo
+# attendance class (``december_class``, ``attendees``, the two reports).
+pytest_plugins = ["tests.browser.plugin", "tests.attendance_fixtures"]
 
 
 def pytest_configure(config):

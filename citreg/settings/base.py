@@ -277,6 +277,13 @@ TASK_ROW_RETRY_BASE_SECONDS = env.float("TASK_ROW_RETRY_BASE_SECONDS", default=2
 # the provider.
 BROADCAST_RATE_PER_MINUTE = env.float("BROADCAST_RATE_PER_MINUTE", default=120.0)
 
+# The training office's dashboard (registrations.reports.dashboard): a published class starting
+# within CLASS_MINIMUM_NOTICE_DAYS days with fewer than CLASS_MINIMUM_SEATS seats taken is shown
+# as below its minimum; one with CLASS_NEARLY_FULL_SEATS seats left or fewer as nearly full.
+CLASS_MINIMUM_SEATS = env.int("CLASS_MINIMUM_SEATS", default=8)
+CLASS_MINIMUM_NOTICE_DAYS = env.int("CLASS_MINIMUM_NOTICE_DAYS", default=21)
+CLASS_NEARLY_FULL_SEATS = env.int("CLASS_NEARLY_FULL_SEATS", default=3)
+
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
@@ -404,6 +411,8 @@ RATELIMIT_REGISTER = env("RATELIMIT_REGISTER", default="10/h")
 RATELIMIT_REGISTER_IP = env("RATELIMIT_REGISTER_IP", default="100/h")
 RATELIMIT_LINK_REQUEST = env("RATELIMIT_LINK_REQUEST", default="5/h")
 RATELIMIT_LINK_REQUEST_IP = env("RATELIMIT_LINK_REQUEST_IP", default="30/h")
+# Looking up certificates (/certificates/<number>/, GET): per client IP only.
+RATELIMIT_CERTIFICATE_IP = env("RATELIMIT_CERTIFICATE_IP", default="120/h")
 # The client address, for the rate limits and for the sign-in lockout alike (citreg/client_ip.py):
 # REMOTE_ADDR, or behind a reverse proxy the header it sets (CLIENT_IP_HEADER, e.g.
 # X-Forwarded-For), read TRUSTED_PROXY_COUNT entries from the right, the ones our own proxies
@@ -552,5 +561,9 @@ UNFINISHED_REGISTRATION_RETENTION = timedelta(
 TRAINING_RECORD_RETENTION = timedelta(days=env.int("TRAINING_RECORD_RETENTION_DAYS", default=2557))
 # django-axes's records of staff sign-ins, failures and lockouts (username, address, browser).
 SIGN_IN_LOG_RETENTION = timedelta(days=env.int("SIGN_IN_LOG_RETENTION_DAYS", default=90))
+# Names and addresses in imported participants reports (the minutes they gave stay).
+ATTENDANCE_REPORT_RETENTION = timedelta(
+    days=env.int("ATTENDANCE_REPORT_RETENTION_DAYS", default=90)
+)
 # Rows the retention task reads per query.
 RETENTION_BATCH_SIZE = env.int("RETENTION_BATCH_SIZE", default=200)

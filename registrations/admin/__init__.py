@@ -4,6 +4,18 @@ lives beside it in ``registrations.messaging.admin``. Who sees what is ``registr
 
 from registrations.messaging import admin as messaging_admin
 
-from . import broadcasts, payments, registrations, staff
+from . import (
+    attendance,
+    broadcasts,
+    certificates,
+    dashboard,
+    payments,
+    registrations,
+    roster,
+    staff,
+)
 
-__all__ = ["broadcasts", "messaging_admin", "payments", "registrations", "staff"]
+__all__ = [
+    "attendance", "broadcasts", "dashboard", "messaging_admin", "payments", "registrations",
+    "roster", "staff", "certificates",
+]  # fmt: skip

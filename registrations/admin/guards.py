@@ -1,6 +1,6 @@
 """What every admin page that shows registrations shares: the field rule applied to columns,
-search, filters and lookups (``registrations.roles.registration_fields_visible``), and CSV
-exports that a spreadsheet cannot run as formulas.
+search, filters and lookups (``registrations.roles.registration_fields_visible``), and CSV and
+XLSX exports that a spreadsheet cannot run as formulas (``safe_cell``, the one rule for both).
 
 A field a user may not see is not a column, not searched, not a filter, and a lookup naming it
 in the URL (``?accessibility_needs__startswith=a``, ``?registration__phone__contains=5``) is
@@ -9,11 +9,15 @@ Ordering (``?o=``) indexes the columns the user has, so a hidden field cannot be
 """
 
 import csv
+import io
 from collections.abc import Iterable, Iterator
+from decimal import Decimal
 
 from django.db.models import QuerySet
 from django.db.models.constants import LOOKUP_SEP
-from django.http import HttpRequest, StreamingHttpResponse
+from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
+from openpyxl import Workbook
+from openpyxl.styles import Font
 
 from courses.text import one_line
 from registrations import roles
@@ -92,15 +96,21 @@ class RegistrationFieldGuard:
         return kept
 
 
-def safe_cell(value: object) -> str:
-    """A CSV cell a spreadsheet shows as text, on one line.
+def safe_cell(value: object) -> str | int | float | Decimal:
+    """An export cell a spreadsheet shows as it is, on one line: numbers stay numbers, text
+    stays text.
 
-    Line breaks, tabs, other controls, bidi and zero-width characters become spaces and the
-    ends are stripped (``courses.text.one_line``: an older row or an import may hold them, and a
-    line break inside a cell breaks every tool that reads a CSV line by line); then a value that
-    starts with ``= + - @`` (a formula, OWASP "CSV injection": the tab and carriage return it
-    also lists are gone by then) gets a leading apostrophe.
+    ``int``, ``float`` and ``Decimal`` values (ids, counts, amounts in dollars) are returned as
+    they are: a number is never run as a formula, and a spreadsheet can add them up. Anything
+    else is text: line breaks, tabs, other controls, bidi and zero-width characters become
+    spaces and the ends are stripped (``courses.text.one_line``: an older row or an import may
+    hold them, and a line break inside a cell breaks every tool that reads a CSV line by line);
+    then text that starts with ``= + - @`` (a formula, OWASP "CSV injection": the tab and
+    carriage return it also lists are gone by then) gets a leading apostrophe. The same cell goes
+    into the CSV and the XLSX, so both exports hold the same rows.
     """
+    if isinstance(value, int | float | Decimal) and not isinstance(value, bool):
+        return value
     text = one_line(value)
     return "'" + text if text[:1] in ("=", "+", "-", "@") else text
 
@@ -111,7 +121,8 @@ class _Echo:
 
 
 def csv_response(rows: Iterable[Iterable[object]], filename: str) -> StreamingHttpResponse:
-    """A streamed CSV download of ``rows`` (the first is the header), each cell ``safe_cell``."""
+    """A streamed CSV download of ``rows`` (the first is the header), each cell ``safe_cell``,
+    UTF-8."""
     writer = csv.writer(_Echo())
 
     def lines() -> Iterator[str]:
@@ -123,17 +134,60 @@ def csv_response(rows: Iterable[Iterable[object]], filename: str) -> StreamingHt
     return response
 
 
+XLSX_CONTENT_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+# How a Decimal cell (an amount in dollars) is shown in the XLSX.
+MONEY_FORMAT = "#,##0.00"
+
+
+def xlsx_response(rows: Iterable[Iterable[object]], filename: str) -> HttpResponse:
+    """An XLSX download (openpyxl) of ``rows``: one sheet, the first row the header (bold,
+    frozen), each cell ``safe_cell`` so it holds exactly what the CSV holds; text is stored as
+    text (never as a formula), numbers as numbers, Decimal amounts shown with two places."""
+    workbook = Workbook()
+    sheet = workbook.active
+    assert sheet is not None
+    sheet.title = "Roster" if "roster" in filename else "Export"
+    for number, row in enumerate(rows):
+        cells = [safe_cell(cell) for cell in row]
+        sheet.append(cells)
+        for column, value in enumerate(cells, start=1):
+            cell = sheet.cell(row=number + 1, column=column)
+            if isinstance(value, str):
+                cell.data_type = "s"  # openpyxl reads a leading "=" as a formula otherwise
+            elif isinstance(value, Decimal):
+                cell.number_format = MONEY_FORMAT
+            if number == 0:
+                cell.font = Font(bold=True)
+    sheet.freeze_panes = "A2"
+    buffer = io.BytesIO()
+    workbook.save(buffer)
+    response = HttpResponse(buffer.getvalue(), content_type=XLSX_CONTENT_TYPE)
+    response["Content-Disposition"] = f'attachment; filename="{filename}"'
+    return response
+
+
+EXPORT_FORMATS = {"csv": csv_response, "xlsx": xlsx_response}
+
+
 def recorded_export(
     request: HttpRequest,
     action: str,
     queryset: QuerySet,
     rows: Iterable[Iterable[object]],
     filename: str,
-) -> StreamingHttpResponse:
-    """``csv_response(rows, filename)`` after recording that ``request.user`` exported the
-    records of ``queryset`` (``StaffAccess``, ``action`` one of ``StaffAccess.Action``; the
-    detail names the count, no personal data)."""
+    file_format: str = "csv",
+) -> HttpResponse | StreamingHttpResponse:
+    """The download of ``rows`` as ``file_format`` (``csv_response`` or ``xlsx_response``;
+    ``filename`` without its extension gets it) after recording that ``request.user`` exported
+    the records of ``queryset`` (``StaffAccess``, ``action`` one of ``StaffAccess.Action``; the
+    detail names the format and the count, no personal data).
+
+    Raises: KeyError for a format not in ``EXPORT_FORMATS``."""
+    respond = EXPORT_FORMATS[file_format]
+    if not filename.endswith(f".{file_format}"):
+        filename = f"{filename.rsplit('.', 1)[0] if '.' in filename else filename}.{file_format}"
     exported = list(queryset.order_by("pk"))
     noun = queryset.model._meta.verbose_name
-    StaffAccess.record(request.user, action, exported, detail=f"CSV, {len(exported)} {noun}(s)")
-    return csv_response(rows, filename)
+    detail = f"{file_format.upper()}, {len(exported)} {noun}(s)"
+    StaffAccess.record(request.user, action, exported, detail=detail)
+    return respond(rows, filename)

@@ -22,6 +22,7 @@ from registrations.models import StaffAccess
 from registrations.payments.models import Payment, Refund, RefundPolicy, WebhookEvent
 from registrations.payments.policy import policy_text
 
+from .display import moment, money
 from .guards import ReadOnlyAdmin, RegistrationFieldGuard, recorded_export
 
 # Payment fields no admin page shows (above).
@@ -73,9 +74,17 @@ class RefundInline(admin.TabularInline):
     model = Refund
     extra = 0
     can_delete = False
-    fields = ["created_at", "amount_cents", "status", "automatic", "created_by", "reason",
+    fields = ["created", "amount", "status", "automatic", "created_by", "reason",
               "stripe_refund_id", "error"]  # fmt: skip
     readonly_fields = fields
+
+    @admin.display(description="Created")
+    def created(self, refund: Refund) -> str:
+        return moment(refund.created_at)
+
+    @admin.display(description="Amount")
+    def amount(self, refund: Refund) -> str:
+        return money(refund.amount_cents)
 
     def has_add_permission(self, request: HttpRequest, obj: object = None) -> bool:
         return False
@@ -84,13 +93,18 @@ class RefundInline(admin.TabularInline):
 @admin.register(Payment)
 class PaymentAdmin(RegistrationFieldGuard, HistoryAdmin):
     registration_path = "registration__"
-    list_display = ["created_at", "registration", "status", "amount", "refunded",
+    list_display = ["created", "registration", "status", "amount", "refunded",
                     "stripe_checkout_session_id"]  # fmt: skip
     list_filter = ["status"]
     search_fields = ["stripe_checkout_session_id", "stripe_payment_intent_id",
                      "registration__email", "registration__last_name"]  # fmt: skip
     list_select_related = ["registration__offering__course"]
-    fields = [f.name for f in Payment._meta.fields if f.name not in PAYMENT_SECRET_FIELDS]
+    # Money in dollars: the cents columns are shown by ``amount`` and ``refunded``.
+    fields = [
+        {"amount_cents": "amount", "amount_refunded_cents": "refunded"}.get(f.name, f.name)
+        for f in Payment._meta.fields
+        if f.name not in PAYMENT_SECRET_FIELDS
+    ]
     readonly_fields = fields
     inlines = [RefundInline]
     actions = ["export_csv"]
@@ -112,16 +126,20 @@ class PaymentAdmin(RegistrationFieldGuard, HistoryAdmin):
     def has_export_roster_permission(self, request: HttpRequest) -> bool:
         return request.user.has_perm(roles.EXPORT_ROSTER)
 
+    @admin.display(description="Created", ordering="created_at")
+    def created(self, payment: Payment) -> str:
+        return moment(payment.created_at)
+
     @admin.display(description="Amount", ordering="amount_cents")
     def amount(self, payment: Payment) -> str:
-        return f"${payment.amount_cents / 100:,.2f}"
+        return money(payment.amount_cents)
 
     @admin.display(description="Refunded", ordering="amount_refunded_cents")
     def refunded(self, payment: Payment) -> str:
         if not payment.amount_refunded_cents:
             return "—"
         whole = " (all)" if payment.amount_refunded_cents >= payment.amount_cents else ""
-        return f"${payment.amount_refunded_cents / 100:,.2f}{whole}"
+        return f"{money(payment.amount_refunded_cents)}{whole}"
 
     @admin.action(
         description="Export selected payments and refunds as CSV", permissions=["export_roster"]
@@ -140,18 +158,26 @@ class PaymentAdmin(RegistrationFieldGuard, HistoryAdmin):
 class RefundAdmin(ReadOnlyAdmin, HistoryAdmin):
     """Refunds, read-only (they are made by the refund actions and Stripe), with history."""
 
-    list_display = ["created_at", "payment", "amount", "status", "automatic", "created_by"]
+    list_display = ["created", "payment", "amount", "status", "automatic", "created_by"]
     list_filter = ["status", "automatic"]
     list_select_related = ["payment__registration__offering__course", "created_by"]
-    fields = [f.name for f in Refund._meta.fields if f.name != "idempotency_key"]
+    fields = [
+        "amount" if f.name == "amount_cents" else f.name
+        for f in Refund._meta.fields
+        if f.name != "idempotency_key"
+    ]
     readonly_fields = fields
 
     def history_hidden_fields(self, request: HttpRequest) -> set[str]:
         return {"idempotency_key"}
 
+    @admin.display(description="Created", ordering="created_at")
+    def created(self, refund: Refund) -> str:
+        return moment(refund.created_at)
+
     @admin.display(description="Amount", ordering="amount_cents")
     def amount(self, refund: Refund) -> str:
-        return f"${refund.amount_cents / 100:,.2f}"
+        return money(refund.amount_cents)
 
 
 @admin.register(WebhookEvent)

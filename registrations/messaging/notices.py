@@ -14,23 +14,34 @@ only to the registration's current course or work email (else the page where a n
 requested)."""
 
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import datetime
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from django.conf import settings
+from django.db.models import QuerySet
 from django.urls import reverse
+from django.utils import timezone
 
+from courses import timefmt
 from courses.calendar import ics_filename, offering_invitation
 from courses.models import Offering
-from courses.signals import offering_changed
-from courses.timefmt import clock, day_label, session_label
+from courses.signals import offering_change_preview, offering_changed
+from courses.templatetags.schedule import dollars
+from courses.timefmt import (
+    instant_label,
+    local_instant_label,
+    local_range_label,
+    session_label,
+    start_hours_note,
+    with_viewer,
+)
 from registrations import links
 from registrations.enums import RegistrationState as S
 from registrations.models import Registration
 
 from .models import OutboundEmail
-from .outbox import PERSONAL_LINK, email_queue, register_kind
+from .outbox import PERSONAL_LINK, email_queue, register_kind, render_email
 
 # Link keys a stored context may hold (as PERSONAL_LINK), made at sending time by ``with_links``.
 LINK_KEYS = ("manage_url", "leave_url", "confirm_url")
@@ -166,20 +177,34 @@ def attendee_zone(registration: Registration) -> ZoneInfo | None:
 
 
 def session_lines(registration: Registration) -> list[str]:
-    """One line per session: MT (MST/MDT), plus the attendee's zone in parentheses when their
-    recorded zone differs, e.g. "Thursday, January 7, 2027, 4:00 pm – 8:00 pm MST (6:00 pm –
-    10:00 pm EST your time)"."""
+    """One line per session: MT (MST/MDT), plus the attendee's own time in parentheses when
+    their recorded zone reads differently (``courses.timefmt`` rules, as on the pages), e.g.
+    "Thursday, January 7, 2027, 4:00 pm – 8:00 pm MST (your time: 6:00 pm – 10:00 pm EST)";
+    a session crossing the attendee's midnight names both of their dates."""
     offering = registration.offering
     own = attendee_zone(registration)
     lines = []
     for session in offering.session_list:
         line = session_label(session.starts_at, session.ends_at, offering.zone)
         if own is not None:
-            mine = session_label(session.starts_at, session.ends_at, own)
-            if mine.split(", ", 3)[-1] != line.split(", ", 3)[-1]:
-                line += f" ({mine} your time)"
+            line = with_viewer(
+                line, local_range_label(session.starts_at, session.ends_at, offering.zone, own)
+            )
         lines.append(line)
     return lines
+
+
+def times_note(registration: Registration) -> str:
+    """The sentence under the session list: which zone the times are in, and (from the
+    attendee's recorded zone) the note that their sessions start at different hours when a
+    daylight saving switch falls between them in one zone only (``timefmt.start_hours_note``)."""
+    offering = registration.offering
+    own = attendee_zone(registration)
+    if own is None:
+        return "Times are Mountain Time (MT)."
+    note = f"Times are Mountain Time (MT), with your time ({own.key}) in brackets."
+    hours = start_hours_note([s.starts_at for s in offering.session_list], offering.zone, own)
+    return f"{note} {hours}" if hours else note
 
 
 def registration_context(registration: Registration) -> dict:
@@ -191,6 +216,7 @@ def registration_context(registration: Registration) -> dict:
         "course_title": offering.course.title,
         "offering_label": f"{offering.date_label}, {offering.get_part_of_day_display().lower()}",
         "sessions": session_lines(registration),
+        "times_note": times_note(registration),
         "manage_url": PERSONAL_LINK,
         "employer_name": registration.employer_name,
     }
@@ -308,10 +334,56 @@ def send_place_ended(registration: Registration, *, reason: str) -> None:
     )
 
 
-def send_update(registration: Registration, *, times_changed: bool, link_changed: bool) -> None:
+def previous_session_lines(
+    registration: Registration, times: Sequence[tuple[datetime, datetime]]
+) -> list[str]:
+    """The sessions as they were before a change, one line each, written like ``session_lines``:
+    MT (MST/MDT) and, when the attendee's recorded zone reads differently, their own time
+    beside it (``timefmt.with_viewer``)."""
+    offering = registration.offering
+    own = attendee_zone(registration)
+    lines = []
+    for starts_at, ends_at in sorted(times):
+        line = session_label(starts_at, ends_at, offering.zone)
+        if own is not None:
+            line = timefmt.with_viewer(
+                line, timefmt.local_range_label(starts_at, ends_at, offering.zone, own)
+            )
+        lines.append(line)
+    return lines
+
+
+def update_context(
+    registration: Registration,
+    *,
+    times_changed: bool,
+    link_changed: bool,
+    previous_times: Sequence[tuple[datetime, datetime]] = (),
+) -> dict:
+    """The context of the change notice (``send_update``) and of its preview in the admin: the
+    attendee's context with the new times (``sessions``) and, when the times changed and the old
+    ones are known, the old ones (``previous_sessions``)."""
+    return {
+        **attendee_context(registration),
+        "times_changed": times_changed,
+        "link_changed": link_changed,
+        "previous_sessions": previous_session_lines(registration, previous_times)
+        if times_changed
+        else [],
+    }
+
+
+def send_update(
+    registration: Registration,
+    *,
+    times_changed: bool,
+    link_changed: bool,
+    previous_times: Sequence[tuple[datetime, datetime]] = (),
+) -> None:
     """Queue one change notice for a confirmed attendee after staff changed session times or the
-    meeting link: the new times (MT and their zone), the link, and an iTIP ``METHOD:REQUEST`` with
-    the same UIDs and the offering's new ``SEQUENCE``. Once per schedule version
+    meeting link: the old times (``previous_times``, aware (start, end) pairs, when known) and the
+    new ones (MT and their zone), the link, and an iTIP ``METHOD:REQUEST`` with the same UIDs and
+    the offering's new ``SEQUENCE``. Once per schedule version
     (``update:<registration>:<schedule version>``); other states get nothing.
     """
     if registration.state != S.CONFIRMED:
@@ -322,11 +394,12 @@ def send_update(registration: Registration, *, times_changed: bool, link_changed
         to_email=registration.email,
         to_name=registration.full_name,
         template="emails/update",
-        context={
-            **attendee_context(registration),
-            "times_changed": times_changed,
-            "link_changed": link_changed,
-        },
+        context=update_context(
+            registration,
+            times_changed=times_changed,
+            link_changed=link_changed,
+            previous_times=previous_times,
+        ),
         attachments=[invitation_attachment(registration, "REQUEST")],
         dedupe_key=f"update:{registration.pk}:{offering.schedule_version}",
         registration=registration,
@@ -373,14 +446,37 @@ def send_supervisor_request(registration: Registration) -> None:
     )
 
 
+def payment_context(registration: Registration) -> dict:
+    """What paying takes, for the eligibility messages: ``tuition`` in dollars ("$250") and
+    ``pay_by``, the registration close (the last moment a seat can be taken, see
+    ``seats.booking``) in MT and the attendee's time (``moment_label``), or "" once it has
+    passed."""
+    offering = registration.offering
+    closes = offering.registration_closes_at
+    return {
+        "tuition": dollars(offering.course.tuition_cents),
+        "pay_by": moment_label(registration, closes) if closes > timezone.now() else "",
+    }
+
+
 def send_under_review(registration: Registration) -> None:
-    """Tell the registrant staff will review their eligibility (once)."""
-    _queue(registration, Kind.UNDER_REVIEW, f"under-review:{registration.pk}")
+    """Tell the registrant staff will review their eligibility, that no seat is held meanwhile,
+    and the tuition and the date by which to pay once eligible (once)."""
+    _queue(
+        registration,
+        Kind.UNDER_REVIEW,
+        f"under-review:{registration.pk}",
+        **payment_context(registration),
+    )
 
 
 def send_eligible(registration: Registration) -> None:
-    """Tell the registrant they are eligible, with the manage link and the next step (once)."""
-    _queue(registration, Kind.ELIGIBLE, f"eligible:{registration.pk}")
+    """Tell the registrant they are eligible: the tuition, the date by which to pay (the
+    registration close, in MT and their time), that the seat is theirs only once paid, and the
+    manage link (once)."""
+    _queue(
+        registration, Kind.ELIGIBLE, f"eligible:{registration.pk}", **payment_context(registration)
+    )
 
 
 def send_rejected(registration: Registration, reason: str) -> None:
@@ -410,20 +506,16 @@ def send_waitlist_joined(registration: Registration, position: int | None) -> No
 
 
 def moment_label(registration: Registration, moment: datetime) -> str:
-    """A moment as the attendee should read it: in the offering's zone with its abbreviation,
-    and in the attendee's recorded zone too when that differs, e.g. "Monday, November 30, 2026,
-    1:54 pm MST (3:54 pm EST your time)"."""
+    """A deadline as the attendee should read it (``courses.timefmt`` rules, as on the pages):
+    in the offering's zone, and in the attendee's recorded zone too, with their weekday, when it
+    reads differently, e.g. "Tuesday, December 1, 2026, 11:53 pm MST (your time: Wednesday,
+    December 2, 1:53 am EST)"."""
     offering = registration.offering
-    local = moment.astimezone(offering.zone)
-    text = f"{day_label(local, offering.zone)}, {clock(local)} {local.tzname()}"
+    text = instant_label(moment, offering.zone)
     own = attendee_zone(registration)
-    if own is not None:
-        mine = moment.astimezone(own)
-        if (mine.hour, mine.minute, mine.tzname()) != (local.hour, local.minute, local.tzname()):
-            same_day = mine.date() == local.date()
-            when = clock(mine) if same_day else f"{day_label(mine, own)}, {clock(mine)}"
-            text += f" ({when} {mine.tzname()} your time)"
-    return text
+    if own is None:
+        return text
+    return with_viewer(text, local_instant_label(moment, offering.zone, own))
 
 
 def send_waitlist_offer(registration: Registration) -> None:
@@ -531,29 +623,94 @@ def send_payment_alert(event_id: str, event_type: str, reason: str) -> None:
     )
 
 
-def send_updates(offering: Offering, *, times_changed: bool, link_changed: bool) -> int:
-    """Queue one change notice (``send_update``) per confirmed registration of ``offering``.
-
-    Returns: how many registrations were told.
-    """
-    confirmed = (
+def confirmed_attendees(offering: Offering) -> QuerySet[Registration]:
+    """The registrations of ``offering`` that a change notice goes to (confirmed), in id order,
+    with what the notice reads loaded."""
+    return (
         Registration.objects.filter(offering=offering, state=S.CONFIRMED)
         .select_related("offering__course")
         .prefetch_related("offering__sessions")
         .order_by("pk")
     )
+
+
+def send_updates(
+    offering: Offering,
+    *,
+    times_changed: bool,
+    link_changed: bool,
+    previous_times: Sequence[tuple[datetime, datetime]] = (),
+) -> int:
+    """Queue one change notice (``send_update``) per confirmed registration of ``offering``.
+
+    Returns: how many registrations were told.
+    """
     count = 0
-    for registration in confirmed:
-        send_update(registration, times_changed=times_changed, link_changed=link_changed)
+    for registration in confirmed_attendees(offering):
+        send_update(
+            registration,
+            times_changed=times_changed,
+            link_changed=link_changed,
+            previous_times=previous_times,
+        )
         count += 1
     return count
 
 
 def on_offering_changed(
-    sender: object, *, offering: Offering, times_changed: bool, link_changed: bool, **kwargs: object
+    sender: object,
+    *,
+    offering: Offering,
+    times_changed: bool,
+    link_changed: bool,
+    previous_times: Sequence[tuple[datetime, datetime]] = (),
+    **kwargs: object,
 ) -> None:
     """Receiver of ``courses.signals.offering_changed``: tell the confirmed attendees."""
-    send_updates(offering, times_changed=times_changed, link_changed=link_changed)
+    send_updates(
+        offering,
+        times_changed=times_changed,
+        link_changed=link_changed,
+        previous_times=previous_times,
+    )
+
+
+def preview_update(
+    sender: object,
+    *,
+    offering: Offering,
+    times_changed: bool,
+    link_changed: bool,
+    previous_times: Sequence[tuple[datetime, datetime]] = (),
+    **kwargs: object,
+) -> dict:
+    """Receiver of ``courses.signals.offering_change_preview``: what the change notice would be,
+    queueing nothing. ``offering`` carries the new times (saved in a transaction the caller
+    rolls back).
+
+    Returns: ``{"count": confirmed attendees who would get it, "subject", "text"}`` with the
+    message rendered for the first of them (the first in another zone than the class's, when
+    there is one, so both zones show); subject and text are "" when nobody would get it.
+    """
+    attendees = list(confirmed_attendees(offering))
+    if not attendees:
+        return {"count": 0, "subject": "", "text": ""}
+    sample = next((r for r in attendees if attendee_zone(r) is not None), attendees[0])
+    email = OutboundEmail(
+        kind=Kind.UPDATE,
+        to_email=sample.email,
+        to_name=sample.full_name,
+        template="emails/update",
+        context=update_context(
+            sample,
+            times_changed=times_changed,
+            link_changed=link_changed,
+            previous_times=previous_times,
+        ),
+    )
+    subject, text, _ = render_email(email)
+    return {"count": len(attendees), "subject": subject, "text": text}
 
 
 offering_changed.connect(on_offering_changed, dispatch_uid="registrations-update")
+offering_change_preview.connect(preview_update, dispatch_uid="registrations-update-preview")

@@ -36,7 +36,7 @@ import re
 import smtplib
 import socket
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from email import policy as email_policy
 from email.header import Header
@@ -104,12 +104,16 @@ class MessageKind:
     ``still_wanted(row)`` returns "" when the message should still go out, else the reason it is
     skipped (e.g. "the registration is cancelled"). ``refresh_context(row)`` returns the context
     to render with, computed at sending time (e.g. placeholders that depend on the current state).
+    ``attachments(row)`` returns attachments made at sending time (``{"filename",
+    "content_type", "content"}``, content ``bytes`` or text), sent after the row's stored ones
+    and never stored: a certificate's PDF is made from the certificate as it is then.
     """
 
     name: str
     label: str
     still_wanted: Callable[[OutboundEmail], str] | None = None
     refresh_context: Callable[[OutboundEmail], dict] | None = None
+    attachments: Callable[[OutboundEmail], list[dict]] | None = None
 
 
 KINDS: dict[str, MessageKind] = {}
@@ -127,6 +131,8 @@ def register_kind(
     Args:
         name: the stored ``OutboundEmail.kind`` (at most 40 characters).
         label: what the admin shows, e.g. "Reminder".
+        still_wanted, refresh_context: the hooks (``MessageKind``); ``attachments`` is
+            added by ``register_attachments``.
 
     Returns: ``name``, so a sender can write ``REMINDER = register_kind("reminder", ...)``.
 
@@ -137,6 +143,16 @@ def register_kind(
         raise ValueError(f"Message kind {name!r} is already registered as {existing.label!r}.")
     KINDS[name] = MessageKind(name, label, still_wanted, refresh_context)
     KIND_LABELS[name] = label
+    return name
+
+
+def register_attachments(name: str, attachments: Callable[[OutboundEmail], list[dict]]) -> str:
+    """Give the registered kind ``name`` its ``attachments`` hook (``MessageKind``): made when
+    each message is sent, never stored. Returns ``name``.
+
+    Raises: KeyError when no sender registered ``name``.
+    """
+    KINDS[name] = replace(KINDS[name], attachments=attachments)
     return name
 
 
@@ -429,7 +445,9 @@ def render_email(email: OutboundEmail) -> tuple[str, str, str]:
     return subject, text, html
 
 
-def _message(email: OutboundEmail, subject: str, text: str, html: str) -> EmailMultiAlternatives:
+def _message(
+    email: OutboundEmail, subject: str, text: str, html: str, made: list[dict] | None = None
+) -> EmailMultiAlternatives:
     recipient = mailbox(email.to_name, email.to_email)
     domain = urlsplit(settings.SITE_URL).hostname or "citreg.localhost"
     message = HeaderSafeMessage(
@@ -443,14 +461,15 @@ def _message(email: OutboundEmail, subject: str, text: str, html: str) -> EmailM
         headers={"Message-ID": make_msgid(idstring=f"email{email.pk}", domain=domain)},
     )
     message.attach_alternative(html, "text/html")
-    for item in email.attachments:
+    for item in [*email.attachments, *(made or [])]:
         message.attach(_attachment(item))
     return message
 
 
 def _attachment(item: dict) -> MIMEPart:
-    """A MIME part for ``{"filename", "content_type", "content"}``; parameters of the content
-    type are kept (an iTIP invitation needs ``text/calendar; method=REQUEST``, RFC 6047 §2.4)."""
+    """A MIME part for ``{"filename", "content_type", "content"}`` (content text, or ``bytes``
+    for a made attachment); parameters of the content type are kept (an iTIP invitation needs
+    ``text/calendar; method=REQUEST``, RFC 6047 §2.4)."""
     mimetype, *params = (p.strip() for p in item["content_type"].split(";"))
     maintype, subtype = mimetype.split("/", 1)
     part = MIMEPart()
@@ -464,8 +483,9 @@ def _attachment(item: dict) -> MIMEPart:
             filename=item["filename"],
         )
     else:
+        content = item["content"]
         part.set_content(
-            item["content"].encode(),
+            content if isinstance(content, bytes) else content.encode(),
             maintype,
             subtype,
             params=extra,
@@ -512,7 +532,8 @@ def email_send(email_id: int) -> SendResult:
         if kind is not None and kind.refresh_context is not None:
             email.context = kind.refresh_context(email)
         subject, text, html = render_email(email)
-        message = _message(email, subject, text, html)
+        made = kind.attachments(email) if kind is not None and kind.attachments else []
+        message = _message(email, subject, text, html, made)
         message.send()
     except Exception as error:  # noqa: BLE001 — classified and recorded below.
         return _record_failure(email, error)

@@ -34,12 +34,12 @@ from django.utils import timezone
 
 from courses.models import Session
 from courses.reminder_schedule import MAX_MINUTES, ReminderOffset
-from courses.timefmt import session_label
+from courses.timefmt import local_range_label, session_label, with_viewer
 from registrations.enums import RegistrationState as S
 from registrations.models import Registration
 
 from .models import OutboundEmail
-from .notices import attendee_context, confirmed_only, with_links
+from .notices import attendee_context, attendee_zone, confirmed_only, with_links
 from .outbox import email_queue, register_kind
 
 logger = logging.getLogger("citreg.reminders")
@@ -117,13 +117,24 @@ def _done(reminder: DueReminder, rows: list[tuple[str, datetime]]) -> bool:
     )
 
 
+def when_label(registration: Registration, session: Session) -> str:
+    """The session's day and times for a reminder's subject and first line: MT, and the
+    attendee's own time beside it when their recorded zone reads differently (the
+    ``courses.timefmt`` rules, as on the pages), e.g. "Thursday, March 18, 2027, 9:00 am –
+    1:00 pm MDT (your time: 11:00 am – 3:00 pm EDT)"."""
+    zone = registration.offering.zone
+    text = session_label(session.starts_at, session.ends_at, zone)
+    own = attendee_zone(registration)
+    if own is None:
+        return text
+    return with_viewer(text, local_range_label(session.starts_at, session.ends_at, zone, own))
+
+
 def _context(reminder: DueReminder) -> dict:
-    offering = reminder.registration.offering
-    session = reminder.session
     return {
         **attendee_context(reminder.registration),
         "session_number": reminder.number,
-        "when": session_label(session.starts_at, session.ends_at, offering.zone),
+        "when": when_label(reminder.registration, reminder.session),
     }
 
 

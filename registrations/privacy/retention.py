@@ -41,6 +41,7 @@ from django.core.management import call_command
 from django.db.models import Max, Q, QuerySet
 from django.utils import timezone
 
+from registrations.attendance.models import ImportedParticipant
 from registrations.enums import INACTIVE_STATES
 from registrations.enums import RegistrationState as S
 from registrations.messaging.models import OutboundEmail
@@ -82,6 +83,7 @@ class RetentionPeriods:
     unfinished_registrations: timedelta
     training_records: timedelta
     sign_in_logs: timedelta
+    attendance_reports: timedelta
 
 
 SETTING_NAMES = {
@@ -91,6 +93,7 @@ SETTING_NAMES = {
     "unfinished_registrations": "UNFINISHED_REGISTRATION_RETENTION",
     "training_records": "TRAINING_RECORD_RETENTION",
     "sign_in_logs": "SIGN_IN_LOG_RETENTION",
+    "attendance_reports": "ATTENDANCE_REPORT_RETENTION",
 }
 
 
@@ -140,6 +143,9 @@ def notice_lines(retention: RetentionPeriods | None = None) -> list[str]:
         "Your training record (your name, course email, agency, attendance, certificate and "
         f"payment): kept {describe(p.training_records)} after your class ends, because "
         "continuing-education rules ask for proof of training for years, then anonymised.",
+        "Your name and email as the video platform's attendance report wrote them: removed "
+        f"{describe(p.attendance_reports)} after the report was imported. The minutes you "
+        "attended stay in your training record.",
         "Payment amounts and our payment processor's reference numbers are kept as financial "
         "records. You can ask us to erase your personal data sooner; we then keep only what "
         "the training and financial records need.",
@@ -218,6 +224,7 @@ class RetentionReport:
     email_bodies_removed: int = 0
     webhook_payloads_removed: int = 0
     sign_in_records_deleted: int = 0
+    report_names_removed: int = 0
 
 
 def apply_retention(now: datetime | None = None, batch_size: int | None = None) -> RetentionReport:
@@ -278,11 +285,23 @@ def apply_retention(now: datetime | None = None, batch_size: int | None = None) 
         payload={},
         payload_removed_at=now,
     )
+    # Names and addresses as the video platform wrote them (guests' too); the intervals and the
+    # minutes they gave stay.
+    report_rows = _update_in_batches(
+        ImportedParticipant.objects.filter(
+            attendance_import__created_at__lte=now - p.attendance_reports
+        ).exclude(name="", email=""),
+        size,
+        name="",
+        email="",
+    )
     sign_ins = sum(
         model.objects.filter(attempt_time__lte=now - p.sign_in_logs).delete()[0]
         for model in (AccessLog, AccessFailureLog, AccessAttempt)
     )
-    report = RetentionReport(records, unfinished, sensitive, emails, payloads, sign_ins)
+    report = RetentionReport(
+        records, unfinished, sensitive, emails, payloads, sign_ins, report_rows
+    )
     logger.info(
         "privacy.retention %s", " ".join(f"{key}={value}" for key, value in asdict(report).items())
     )

@@ -39,6 +39,8 @@ from django.contrib.contenttypes.models import ContentType
 from django.db import transaction
 from django.db.models import Q
 
+from registrations.attendance.models import ImportedParticipant
+from registrations.certificates.models import Certificate
 from registrations.messaging.models import OutboundEmail
 from registrations.models import Registration, RegistrationEvent, RegistrationUnderReview
 from registrations.payments.models import Payment, Refund, WebhookEvent
@@ -308,6 +310,27 @@ def _scrub_emails(
     return changed
 
 
+def _scrub_attendance(registration: Registration, scope: Scope) -> int:
+    """The name and address imported participants reports gave the person (the minutes stay);
+    when anonymising, the name printed on their certificate too (in its history as well), so
+    the verification page no longer names anyone."""
+    changed = (
+        ImportedParticipant.objects.filter(registration=registration)
+        .exclude(name="", email="")
+        .update(name="", email="")
+    )
+    if scope.anonymise:
+        changed += (
+            Certificate.objects.filter(registration=registration)
+            .exclude(name=REMOVED)
+            .update(name=REMOVED)
+        )
+        Certificate.history.model.objects.filter(registration_id=registration.pk).update(
+            name=REMOVED
+        )
+    return changed
+
+
 def _scrub_refunds(registration: Registration, scrub: Callable[[str], str]) -> int:
     """Scrub the reasons staff gave for refunds (and their history); amounts and ids stay."""
     changed = 0
@@ -419,6 +442,8 @@ def apply(
             + _scrub_emails(registration, scope, scrub, addresses, now)
             + _scrub_refunds(registration, scrub)
         )
+        if scope is not SENSITIVE:
+            side += _scrub_attendance(registration, scope)
         if scope.stripe_payloads:
             side += _remove_stripe_payloads(registration, addresses, now)
         if scope.admin_log:

@@ -7,19 +7,25 @@ from collections.abc import Callable
 from datetime import datetime
 
 from django.contrib import messages
-from django.http import HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.utils import timezone
+from django.utils.html import format_html
 from django.views.decorators.http import require_http_methods
 
 from courses import catalogue
-from courses.timefmt import clock, day_label
+from courses.calendar import ics_filename, offering_calendar
+from courses.calendar_links import session_links
+from courses.models import Offering
+from courses.templatetags.schedule import deadline_html
 from registrations import intake, links
+from registrations.certificates.service import downloadable
 from registrations.enums import CAN_HOLD_STATES, UNPAID_CANCELLABLE_STATES
 from registrations.enums import RegistrationState as S
 from registrations.forms import DetailsForm, EmailChangeForm
 from registrations.models import Registration
-from registrations.payments import cancellation, checkout, policy
+from registrations.payments import cancellation, checkout, policy, refund_terms
 from registrations.payments.gateway import PaymentProviderError
 from registrations.seats import booking, queries
 from registrations.transitions import IllegalTransition
@@ -34,6 +40,9 @@ NEXT_STEPS = {
     "as soon as they decide, usually within two working days.",
     S.ELIGIBLE: "You are eligible. Pay the tuition to take your seat; it is confirmed once paid.",
     S.HELD: "A seat is held for you until {hold_ends}. Pay to confirm it.",
+    # A waitlist offer is a hold too (``hold_is_offer``).
+    "offer": "A seat is offered to you until {hold_ends}. Pay to take it; after that it goes "
+    "to the next person on the waitlist.",
     S.WAITLISTED: "You are number {position} on the waitlist. We will email you when a seat is "
     "free.",
     S.PROCESSING: "Your payment is being processed. Your seat is kept meanwhile; we will email "
@@ -48,26 +57,56 @@ NEXT_STEPS = {
 }
 
 
-def _manage_context(registration: Registration, now: datetime) -> dict:
-    offering = (
+def _offering(registration: Registration) -> Offering:
+    """The registration's class with its sessions prefetched (and seats annotated while public)."""
+    return (
         catalogue.public_offerings(registration.offering.course)
         .filter(pk=registration.offering_id)
         .first()
     ) or registration.offering
-    hold_ends = ""
-    if registration.hold_expires_at:
-        local = registration.hold_expires_at.astimezone(offering.zone)
-        hold_ends = f"{clock(local)} {local.tzname()} on {day_label(local, offering.zone)}"
+
+
+def ticket_context(registration: Registration, offering: Offering) -> dict:
+    """What the ticket (``registrations/_ticket.html``) shows, on "You're confirmed" and on the
+    manage page: for a confirmed attendee the meeting link (when staff set one), the web-calendar
+    links of each session (with the link when set), the personal .ics download and the refund
+    steps for the amount paid; for anyone else only ``confirmed`` (False), so nothing is offered
+    as if the seat were theirs."""
+    confirmed = registration.state == S.CONFIRMED
+    if not confirmed:
+        return {"confirmed": False}
+    meeting_url = offering.join_url  # only a web link (courses.text.web_link), else ""
+    payment = cancellation.paid_payment(registration)
+    amount = payment.amount_cents if payment else offering.course.tuition_cents
+    return {
+        "confirmed": True,
+        "meeting_url": meeting_url,
+        "meeting_href": meeting_url,
+        "calendar_links": session_links(offering, meeting_url=meeting_url),
+        "calendar_path": reverse("registrations:manage-calendar", kwargs={"pk": registration.pk}),
+        "refund_steps": refund_terms.refund_steps(offering, amount),
+    }
+
+
+def _manage_context(registration: Registration, now: datetime) -> dict:
+    offering = _offering(registration)
+    step = NEXT_STEPS.get(registration.state, "")
+    if registration.state == S.HELD and registration.hold_is_offer:
+        step = NEXT_STEPS["offer"]
+    hold_ends = deadline_html(registration.hold_expires_at, offering)
     seats_left = queries.seats_free(offering, now)
     return {
         "registration": registration,
         "offering": offering,
         "course": offering.course,
-        "next_step": NEXT_STEPS.get(registration.state, "").format(
+        "next_step": format_html(
+            step,
             work_email=registration.work_email,
             hold_ends=hold_ends,
             position=queries.waitlist_position(registration) or "",
-        ),
+        )
+        if step
+        else "",
         "seats_left": seats_left,
         "can_pay": registration.state in (*CAN_HOLD_STATES, S.HELD)
         and (seats_left > 0 or registration.state == S.HELD),
@@ -77,6 +116,9 @@ def _manage_context(registration: Registration, now: datetime) -> dict:
         "refund_preview": cancellation.attendee_refund_preview(registration),
         "refund_policy": policy.policy_text(policy.policy_for(offering.course)),
         "now": now,
+        # The certificate of completion, when there is one to download (not revoked).
+        "certificate": downloadable(registration),
+        **ticket_context(registration, offering),
     }
 
 
@@ -244,15 +286,37 @@ def payment_status(request: HttpRequest, registration: Registration) -> HttpResp
     """Where Stripe sends the attendee back. Shows the state from our database (the redirect
     proves nothing) and refreshes every few seconds until the webhook has confirmed it."""
     waiting = registration.state in (S.HELD, S.PROCESSING)
+    offering = _offering(registration)
     return render(
         request,
         "registrations/payment_status.html",
         {
             "registration": registration,
+            "offering": offering,
+            "course": offering.course,
             "manage_path": links.manage_page_path(registration),
             "waiting": waiting,
+            **ticket_context(registration, offering),
         },
     )
+
+
+@require_http_methods(["GET", "HEAD"])
+@signed_link(links.MANAGE, "registrations:manage-calendar")
+def attendee_calendar(request: HttpRequest, registration: Registration) -> HttpResponse:
+    """A confirmed attendee's own calendar file (Apple Calendar and any .ics reader): the
+    sessions with the meeting link when set, under the same UIDs and ``SEQUENCE`` as the emailed
+    invitation, so an import and a later invitation update the same entries. 404 for a
+    registration that is not confirmed: no calendar is offered before the seat is."""
+    if registration.state != S.CONFIRMED:
+        raise Http404("Only a confirmed place has a calendar file.")
+    offering = _offering(registration)
+    response = HttpResponse(
+        offering_calendar(offering, meeting_url=offering.join_url),
+        content_type="text/calendar; charset=utf-8",
+    )
+    response["Content-Disposition"] = f'attachment; filename="{ics_filename(offering)}"'
+    return response
 
 
 @require_http_methods(["GET", "HEAD", "POST"])

@@ -1,5 +1,7 @@
 """The registration form for one class, and the "check your email" page after it."""
 
+from dataclasses import dataclass
+
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
@@ -7,10 +9,33 @@ from django.views.decorators.http import require_http_methods
 
 from courses import catalogue
 from courses.models import Course, Offering
-from registrations import intake
+from registrations import eligibility, intake
 from registrations.forms import RegistrationForm
+from registrations.models.agency import email_domain, is_webmail
 
 from .ratelimits import over_limit, too_many_requests
+
+
+@dataclass(frozen=True)
+class Route:
+    """What confirming a typed work email will lead to, by the rule of
+    ``eligibility.work_email_confirm``: ``kind`` is "agency" (a known agency domain: eligible at
+    once), "webmail" or "unknown" (staff review); ``supervisor`` is True when the supervisor's
+    address is on a known agency domain (they are asked to confirm during the review)."""
+
+    kind: str
+    domain: str
+    supervisor: bool
+
+
+def expected_route(work_email: str, supervisor_email: str) -> Route:
+    """The ``Route`` for what was typed (normalised addresses). Reads the agency domains; says
+    nothing about earlier registrations."""
+    domain = email_domain(work_email)
+    if eligibility.known_agency(work_email) is not None:
+        return Route("agency", domain, False)
+    kind = "webmail" if domain and is_webmail(domain) else "unknown"
+    return Route(kind, domain, eligibility.known_agency(supervisor_email) is not None)
 
 
 def _offering(slug: str, pk: int) -> Offering:
@@ -37,16 +62,21 @@ def register(request: HttpRequest, slug: str, pk: int) -> HttpResponse:
             return too_many_requests(request)
         if form.is_valid():
             try:
-                result = intake.registration_submit(
-                    offering=offering, data=form.registration_data()
-                )
+                intake.registration_submit(offering=offering, data=form.registration_data())
             except intake.RegistrationClosed as closed:
                 form.add_error(None, closed.message)
             else:
+                route = expected_route(
+                    form.cleaned_data["work_email"], form.cleaned_data["supervisor_email"]
+                )
+                # Only what was typed and what it means: whether the address had registered
+                # before is not kept, so the next page cannot tell (the email says it).
                 request.session["registered"] = {
-                    "created": result.created,
                     "work_email": form.cleaned_data["work_email"],
                     "email": form.cleaned_data["email"],
+                    "route": route.kind,
+                    "domain": route.domain,
+                    "supervisor": route.supervisor,
                     "offering": offering.pk,
                 }
                 return redirect("registrations:registered")
@@ -59,9 +89,15 @@ def register(request: HttpRequest, slug: str, pk: int) -> HttpResponse:
 
 
 def registered(request: HttpRequest) -> HttpResponse:
-    """After the form: "check your email" (or "you are already registered")."""
+    """After the form: "check your email", and what happens next from what was typed (a known
+    agency address, a webmail or an unknown one), the same whether or not the address had
+    registered for the class before (then the email carries the link to that registration)."""
     info = request.session.get("registered")
     if not info:
         return redirect("courses:course-list")
     offering = get_object_or_404(Offering.objects.select_related("course"), pk=info["offering"])
-    return render(request, "registrations/registered.html", {"info": info, "offering": offering})
+    return render(
+        request,
+        "registrations/registered.html",
+        {"info": info, "offering": offering, "course": offering.course},
+    )

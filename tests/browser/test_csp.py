@@ -43,7 +43,7 @@ def test_the_register_form_and_its_errors_run_under_the_policy(open_page, offeri
     assert page.locator("#id_time_zone").input_value() == "America/Chicago"
     page.get_by_label("First name*").fill("José")
     page.get_by_role("button", name="Register").click()
-    expect(page.get_by_text("Please check the highlighted fields.")).to_be_visible()
+    expect(page.locator("#error-summary")).to_be_focused()  # register-form.js ran
     assert_no_csp_violations(page)
 
 

@@ -2,6 +2,7 @@
 from the message that was sent, and reach "eligible"."""
 
 import pytest
+from playwright.sync_api import expect
 
 from registrations.models import AgencyDomain, Registration
 from tests.browser.harness import assert_accessible
@@ -27,12 +28,12 @@ def test_register_fix_an_error_confirm_and_become_eligible(open_page, offering, 
         **{
             "First name*": "José",
             "Last name*": "Núñez",
-            "Email for course communications*": "jose.nunez@@denver911.example.gov",
+            "Another email for course messages (optional)": "jose.nunez@@denver911.example.gov",
             "Emergency communications center (PSAP) name*": "Denver 911",
             "City*": "Denver",
             "Work email at your agency*": "jose.nunez@denver911.example.gov",
             "Supervisor's name*": "Sam Super",
-            "Supervisor's email*": "sam@denver911.example.gov",
+            "Supervisor's work email*": "sam@denver911.example.gov",
         },
     )
     page.get_by_label("Your role*").select_option("dispatcher")
@@ -42,13 +43,17 @@ def test_register_fix_an_error_confirm_and_become_eligible(open_page, offering, 
     page.get_by_label("I accept the", exact=False).check()
     page.get_by_role("button", name="Register").click()
 
-    assert page.get_by_text("Please check the highlighted fields.").is_visible()
+    summary = page.locator("#error-summary")
+    expect(summary).to_be_focused()
+    expect(summary).to_contain_text("1 thing to fix before we can register you")
     assert page.get_by_label("First name*").input_value() == "José"
     assert page.get_by_label("City*").input_value() == "Denver"
     assert page.get_by_label("State*").input_value() == "CO"
     assert page.get_by_label("I accept the", exact=False).is_checked()
     assert_accessible(page)
-    page.get_by_label("Email for course communications*").fill(
+    summary.get_by_role("link").click()
+    expect(page.get_by_label("Another email for course messages (optional)")).to_be_focused()
+    page.get_by_label("Another email for course messages (optional)").fill(
         "jose.nunez+cit@denver911.example.gov"
     )
     page.get_by_role("button", name="Register").click()

@@ -178,7 +178,7 @@ def test_pages_anyone_can_open_hold_no_inline_script_or_style(client, offering):
         "404": client.get("/courses/no-such-course/"),
     }
     assert pages["register with errors"].status_code == 400
-    assert b"Please check the highlighted fields." in pages["register with errors"].content
+    assert b'id="error-summary"' in pages["register with errors"].content
     assert pages["404"].status_code == 404
     for name, response in pages.items():
         assert CSP_HEADER in response, name

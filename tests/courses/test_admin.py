@@ -2,14 +2,16 @@
 the admin (who changed what and when, ``HistoryAdmin``), read-only; the offering page links to
 its registrations for a roster."""
 
-from datetime import date
+from datetime import date, timedelta
 
 import pytest
 from django.contrib.auth.models import Group
 from django.test import Client
+from django.utils import timezone
 
 from courses.models import Course, Offering
-from tests.factories import make_offering
+from registrations.models import Registration
+from tests.factories import make_offering, registration_in
 from tests.registrations.helpers import change_form
 
 OFFERINGS = "/admin/courses/offering/"
@@ -60,6 +62,26 @@ def test_the_history_cannot_revert(trainer, offering):
 
 
 @pytest.mark.django_db
-def test_the_offering_page_links_to_its_registrations(trainer, offering):
+def test_the_offering_page_links_to_its_roster_and_attendance(trainer, offering):
     html = trainer.get(f"{OFFERINGS}{offering.pk}/change/").content.decode()
-    assert f"/admin/registrations/registration/?offering__id__exact={offering.pk}" in html
+    assert f"/admin/courses/offering/{offering.pk}/roster/" in html
+    first = offering.session_list[0]
+    assert f"/admin/courses/session/{first.pk}/attendance/" in html
+
+
+@pytest.mark.django_db
+def test_capacity_never_goes_below_the_seats_taken(admin_client, course):
+    offering = make_offering(course, date(2027, 3, 18), capacity=3)
+    registration_in(Registration.State.CONFIRMED, offering)
+    registration_in(
+        Registration.State.HELD, offering, hold_expires_at=timezone.now() + timedelta(minutes=30)
+    )  # a running hold takes a seat too
+    page = f"/admin/courses/offering/{offering.pk}/change/"
+    response = admin_client.post(page, change_form(offering, capacity=1))
+    assert response.status_code == 200
+    assert "2 seats are taken" in response.content.decode()
+    offering.refresh_from_db()
+    assert offering.capacity == 3
+    assert admin_client.post(page, change_form(offering, capacity=2)).status_code == 302
+    offering.refresh_from_db()
+    assert offering.capacity == 2

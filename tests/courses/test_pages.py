@@ -39,8 +39,20 @@ def test_course_page_lists_2027_open_and_2024_past(client, imported):
     assert "September 30 \u2013 October 1, 2027" in html
     assert 'data-start="2027-01-07T23:00:00Z"' in html
     assert "Past classes" in html and "December 12\u201313, 2024" in html
-    assert "$250 per attendee" in html
+    assert "$250</strong> per attendee" in html
     assert "camera and microphone" in html
+    # The facts come before the class list; the past classes fold into one line.
+    assert html.index('id="facts"') < html.index('id="upcoming-heading"')
+    assert '<details class="past-classes' in html and "Past classes (15)" in html
+    # The jump to the next open class of each part of day.
+    first_day = next(o for o in upcoming if o.part_of_day == "day")
+    first_evening = next(o for o in upcoming if o.part_of_day == "evening")
+    assert [(part, o.pk) for part, _, o in response.context["next_open"]] == [
+        ("day", first_day.pk),
+        ("evening", first_evening.pk),
+    ]
+    assert f'href="#offering-{first_day.pk}"' in html
+    assert "Next open evening class: January 7\u20138, 2027" in html
     assert "Open for registration" in html
     assert "Test mode" in html  # no Stripe key configured
 

@@ -6,6 +6,7 @@ import pytest
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 
+from courses import scheduling
 from courses.models import Course, Offering, Session
 from courses.scheduling import SessionTimes, offering_create, offering_reschedule
 from tests.factories import DENVER, make_offering, two_day_times
@@ -123,3 +124,44 @@ def test_registration_state(course):
     assert offering.registration_state(datetime(2027, 6, 5, tzinfo=UTC)) == state.PAST
     offering.status = Offering.Status.CANCELLED
     assert offering.registration_state(datetime(2027, 5, 1, tzinfo=UTC)) == state.CANCELLED
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    ("source_day", "target_day"),
+    [(date(2027, 3, 4), date(2027, 3, 18)), (date(2027, 10, 28), date(2027, 11, 11))],
+    ids=["into daylight time", "into standard time"],
+)
+@pytest.mark.parametrize("evening", [False, True], ids=["day", "evening"])
+def test_duplicating_across_a_dst_switch_keeps_the_mountain_time_hours(
+    course, source_day, target_day, evening
+):
+    source = make_offering(course, source_day, evening=evening, capacity=17)
+    source.notes = "Bring a headset."
+    source.meeting_url = "https://meet.example.org/j/1"
+    source.save()
+    copy = scheduling.offering_duplicate(source, target_day)
+    denver = DENVER
+    hours = (16, 20) if evening else (9, 13)
+    assert [
+        (s.starts_at.astimezone(denver).hour, s.ends_at.astimezone(denver).hour)
+        for s in copy.session_list
+    ] == [hours, hours]
+    assert [s.starts_at.astimezone(denver).date() for s in copy.session_list] == [
+        target_day,
+        target_day + timedelta(days=1),
+    ]
+    assert copy.session_list[0].starts_at - source.session_list[0].starts_at != timedelta(
+        days=14
+    )  # a real hour moved in UTC: the wall clock stayed
+    assert (copy.status, copy.capacity, copy.notes, copy.meeting_url) == (
+        Offering.Status.DRAFT, 17, "Bring a headset.", ""
+    )  # fmt: skip
+
+
+@pytest.mark.django_db
+def test_duplicating_onto_a_taken_day_is_refused(course):
+    source = make_offering(course, date(2027, 3, 4))
+    make_offering(course, date(2027, 4, 1))
+    with pytest.raises(ValidationError):
+        scheduling.offering_duplicate(source, date(2027, 4, 1))

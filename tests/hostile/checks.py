@@ -10,6 +10,7 @@ parameter over its limit.
 import csv
 import io
 import unicodedata
+from collections import Counter
 from collections.abc import Iterable, Sequence
 from email import policy
 from email.message import EmailMessage
@@ -18,6 +19,8 @@ from html.parser import HTMLParser
 
 from django.utils.html import escape
 from icalendar import Calendar
+from openpyxl import load_workbook
+from pypdf import PdfReader
 
 from courses.calendar import common_name
 from courses.text import multi_line, one_line, refused_characters
@@ -205,6 +208,33 @@ def check_csv(data: bytes, *, rows: int, columns: dict[str, Sequence[object]]) -
         assert [row[index] for row in body] == [safe_cell(v) for v in values]
 
 
+def check_xlsx(data: bytes, *, rows: int, key: str, columns: dict[str, dict[int, object]]) -> None:
+    """An XLSX export opens with openpyxl: one sheet, one header row and ``rows`` data rows of
+    its width, no formula cell, no text cell starting (after spaces) with what a spreadsheet
+    runs as a formula, every text cell one line; each column in ``columns`` holds, in the row
+    whose ``key`` column (an id, a number) is the dict's key, the value given as ``safe_cell``
+    writes it."""
+    workbook = load_workbook(io.BytesIO(data))
+    assert len(workbook.worksheets) == 1
+    sheet = workbook.active
+    table = [list(row) for row in sheet.iter_rows(values_only=True)]
+    header, *body = table
+    assert len(body) == rows, table
+    for row in sheet.iter_rows():
+        for cell in row:
+            assert cell.data_type != "f", cell.value
+            if isinstance(cell.value, str):
+                assert not cell.value.lstrip(" ").startswith(FORMULA_STARTS), cell.value
+                assert "\n" not in cell.value and "\r" not in cell.value, cell.value
+    assert all(len(row) == len(header) for row in body)
+    by_key = {row[header.index(key)]: row for row in body}
+    for title, values in columns.items():
+        index = header.index(title)
+        for row_key, value in values.items():
+            expected = safe_cell(value)
+            assert by_key[row_key][index] == (expected if expected != "" else None), title
+
+
 def check_stripe_params(params: dict) -> None:
     """Every text parameter citreg sends Stripe is one line without control characters, the
     product name at most ``PRODUCT_NAME_MAX`` characters, metadata within Stripe's limits."""
@@ -238,3 +268,29 @@ def _metadata_of(params: dict) -> list[dict]:
     if "payment_intent_data" in params:
         found += _metadata_of(params["payment_intent_data"])
     return found
+
+
+def pdf_parts(message: EmailMessage) -> list[bytes]:
+    """The ``application/pdf`` attachments of a parsed message, decoded."""
+    found = []
+    for part in message.iter_attachments():
+        if part.get_content_type() == "application/pdf":
+            payload = part.get_payload(decode=True)
+            assert isinstance(payload, bytes)
+            found.append(payload)
+    return found
+
+
+def check_pdf(data: bytes, *, shown: Iterable[str]) -> None:
+    """A PDF (a certificate) opens with pypdf, has one page, and its text (what a reader copies
+    out of it) has no NUL (a character drawn with a glyph the font does not have) and holds
+    every character of each of ``shown``, as often (whitespace aside, since lines wrap; not in
+    order, since pypdf reorders right-to-left runs)."""
+    reader = PdfReader(io.BytesIO(data))
+    assert len(reader.pages) == 1, len(reader.pages)
+    text = reader.pages[0].extract_text()
+    assert "\x00" not in text, "a character was drawn without a glyph"
+    found = Counter("".join(text.split()))
+    for value in shown:
+        missing = Counter("".join(value.split())) - found
+        assert not missing, (value, sorted(missing), text)

@@ -26,6 +26,9 @@ from courses.calendar import offering_invitation
 from courses.models import Course, Offering
 from courses.text import one_line
 from registrations import links
+from registrations.attendance import completion
+from registrations.certificates import pdf as certificate_pdf
+from registrations.certificates import service as certificates
 from registrations.forms import DetailsForm, RegistrationForm
 from registrations.messaging import broadcasts, notices, outbox, reminders
 from registrations.messaging.models import OutboundEmail
@@ -34,7 +37,13 @@ from registrations.payments import checkout, stripe_gateway
 from registrations.payments.models import Payment, Refund
 from tests.hostile import checks
 from tests.hostile.strategies import broadcast_text, stored, typed, url_with
-from tests.registrations.helpers import form_data, open_link, path_of, register_url
+from tests.registrations.helpers import (
+    change_form,
+    form_data,
+    open_link,
+    path_of,
+    register_url,
+)
 
 # --- the world a renderer shows ---------------------------------------------------------------
 
@@ -277,6 +286,62 @@ def _link_page(make_url: Callable[[Registration], str], state: str = "") -> Call
     return render
 
 
+def _ticket_page(world: World) -> str:
+    """ "You're confirmed" (the page Stripe returns to) for the confirmed attendee: the ticket
+    with the meeting link, the calendar links and the refund steps."""
+    open_link(world.client, path_of(links.manage_url(world.attendee)))
+    return _get(world.client, f"/r/manage/{world.attendee.pk}/payment/")
+
+
+def _attendee_ics(world: World) -> bytes:
+    """The confirmed attendee's own calendar file (with the meeting link)."""
+    open_link(world.client, path_of(links.manage_url(world.attendee)))
+    response = world.client.get(f"/r/manage/{world.attendee.pk}/calendar.ics")
+    assert response.status_code == 200, response.status_code
+    return response.content
+
+
+def _registered_page(world: World) -> str:
+    """The page after the form ("check your email", what happens next) for a valid submit."""
+    response = world.client.post(register_url(world.offering), form_data())
+    assert response.status_code == 302, response.status_code
+    return _get(world.client, "/registered/")
+
+
+def _certificate(world: World) -> certificates.Certificate:
+    """The attendee, completed, with their certificate (issued now, its email queued)."""
+    Registration.objects.filter(pk=world.attendee.pk).update(state=Registration.State.COMPLETED)
+    world.refresh()
+    return certificates.issue_certificate(world.attendee.pk)
+
+
+def _certificate_download(world: World) -> bytes:
+    """The attendee's certificate, downloaded from the manage page."""
+    _certificate(world)
+    open_link(world.client, path_of(links.manage_url(world.attendee)))
+    response = world.client.get(f"/r/manage/{world.attendee.pk}/certificate.pdf")
+    assert response.status_code == 200, response.status_code
+    return response.content
+
+
+def _certificate_shown(world: World) -> list[str]:
+    """What every certificate PDF shows as printed: the name (bold) and the course."""
+    return [
+        certificate_pdf.printed(world.attendee.full_name, bold=True),
+        certificate_pdf.printed(world.course.title, bold=True)[:40],
+    ]
+
+
+def _certificate_check(world: World, data: object) -> None:
+    assert isinstance(data, bytes)
+    checks.check_pdf(data, shown=_certificate_shown(world))
+
+
+def _certificate_page(world: World) -> str:
+    """The public verification page of the attendee's certificate."""
+    return _get(world.client, f"/certificates/{_certificate(world).number}/")
+
+
 def _attendee_shown(world: World) -> list[str]:
     return [world.attendee.full_name, world.course.title]
 
@@ -330,11 +395,21 @@ EMAIL_SENDERS: dict[str, Callable[[World], None]] = {
     ),
     notices.Kind.CONFIRMATION: lambda w: notices.send_confirmation(w.attendee),
     notices.Kind.UPDATE: lambda w: notices.send_update(
-        w.attendee, times_changed=True, link_changed=True
+        w.attendee,
+        times_changed=True,
+        link_changed=True,
+        previous_times=[
+            (s.starts_at - timedelta(days=1), s.ends_at - timedelta(days=1))
+            for s in w.offering.session_list
+        ],
     ),
     notices.Kind.PLACE_ENDED: lambda w: notices.send_place_ended(w.attendee, reason=w.event.reason),
     reminders.REMINDER: _queue_reminder,
     broadcasts.BROADCAST: _queue_broadcast,
+    completion.ATTENDANCE_SHORT: lambda w: completion.send_attendance_short(
+        w.attendee, w.offering.session_list[0]
+    ),
+    certificates.CERTIFICATE: _certificate,
 }
 EMAIL_MODELS = (Course, Offering, Registration, RegistrationEvent, Broadcast)
 
@@ -368,16 +443,22 @@ def _email_renderer(kind: str) -> Renderer:
                 requirements=world.course.participation_requirements,
                 sessions=len(world.offering.session_list),
                 attendee_name=world.attendee.full_name,
-                meeting_url=world.offering.meeting_url
+                meeting_url=world.offering.join_url  # only a web link is ever sent
                 if confirmed and b"METHOD:REQUEST" in ics
                 else "",
             )
+        for data in checks.pdf_parts(parsed):
+            checks.check_pdf(data, shown=_certificate_shown(world))
 
     return Renderer(f"email: {kind}", EMAIL_MODELS, lambda w: _sent(w, kind), check)
 
 
-def _calendar_check(attendee: bool, meeting: bool):
+def _calendar_check(attendee: bool, meeting: bool, web_link_only: bool = False):
+    """``web_link_only``: the file was made by the app from ``Offering.join_url``, not handed the
+    stored link."""
+
     def check(world: World, data: object) -> None:
+        link = world.offering.join_url if web_link_only else world.offering.meeting_url
         assert isinstance(data, bytes)
         checks.check_calendar(
             data,
@@ -385,7 +466,7 @@ def _calendar_check(attendee: bool, meeting: bool):
             requirements=world.course.participation_requirements,
             sessions=len(world.offering.session_list),
             attendee_name=world.attendee.full_name if attendee else None,
-            meeting_url=world.offering.meeting_url if meeting else None,
+            meeting_url=link if meeting else None,
         )
 
     return check
@@ -448,6 +529,83 @@ def _payments_check(world: World, data: object) -> None:
             "offering": [str(world.offering)],
         },
     )
+
+
+def _roster_export(file_format: str) -> Callable[[World], bytes]:
+    """A class's roster exported from its roster page (``registrations.admin.roster``)."""
+
+    def render(world: World) -> bytes:
+        url = f"/admin/courses/offering/{world.offering.pk}/roster/export/{file_format}/"
+        response = world.admin.get(url)
+        assert response.status_code == 200, response.status_code
+        if response.streaming:
+            return b"".join(response.streaming_content)
+        return response.content
+
+    return render
+
+
+def _roster_xlsx_check(world: World, data: object) -> None:
+    assert isinstance(data, bytes)
+    people = [world.attendee, world.payer]
+
+    def each(value: Callable[[Registration], object]) -> dict[int, object]:
+        return {person.pk: value(person) for person in people}
+
+    checks.check_xlsx(
+        data,
+        rows=2,
+        key="registration",
+        columns={
+            "first name": each(lambda r: r.first_name),
+            "last name": each(lambda r: r.last_name),
+            "phone": each(lambda r: r.phone),
+            "role": each(lambda r: r.get_role_display()),
+            "agency": each(lambda r: r.employer_name),
+            "city": each(lambda r: r.employer_city),
+            "class": each(lambda r: str(world.offering)),
+        },
+    )
+
+
+def _review_page(world: World) -> str:
+    """The review page of the attendee, put in the review queue."""
+    Registration.objects.filter(pk=world.attendee.pk).update(
+        state=Registration.State.PENDING_REVIEW
+    )
+    world.refresh()
+    return _get(
+        world.admin, f"/admin/registrations/registrationunderreview/{world.attendee.pk}/change/"
+    )
+
+
+def _refund_form(world: World) -> str:
+    """The "Refund (keep the seat)" form for the attendee (paid): the quote lines."""
+    response = world.admin.post(
+        "/admin/registrations/registration/",
+        {"action": "refund_only", ACTION_CHECKBOX_NAME: [world.attendee.pk]},
+    )
+    assert response.status_code == 200, response.status_code
+    return response.content.decode()
+
+
+def _change_preview(world: World) -> str:
+    """The preview of moving the class by an hour (the attendee is confirmed): the update
+    email as the attendee would get it."""
+    data = change_form(
+        world.offering, shift=timedelta(hours=1), meeting_url="https://meet.example.org/x"
+    )
+    data.update({"course": world.course.pk, "notes": "", "_save": "Save"})
+    response = world.admin.post(f"/admin/courses/offering/{world.offering.pk}/change/", data)
+    assert response.status_code == 200, response.status_code
+    html = response.content.decode()
+    assert "Nothing has been saved or sent yet." in html, html
+    return html
+
+
+def _sign_in_sheet(world: World) -> str:
+    session = world.offering.session_list[0]
+    return _get(world.admin, f"/admin/courses/session/{session.pk}/sign-in-sheet/")
 
 
 class StripeRecorder:
@@ -544,6 +702,17 @@ RENDERERS: list[Renderer] = [
              ])),
     Renderer("manage page", (Course, Offering, Registration), _link_page(links.manage_url),
              lambda w, html: checks.check_html(str(html), public=True, shown=_attendee_shown(w))),
+    Renderer("confirmed page (ticket)", (Course, Offering, Registration), _ticket_page,
+             lambda w, html: checks.check_html(str(html), public=True, shown=[w.course.title])),
+    Renderer("attendee calendar (.ics)", COURSE_PAGE_MODELS + (Registration,), _attendee_ics,
+             _calendar_check(False, True, web_link_only=True)),
+    Renderer("page after registering", (Course,), _registered_page,
+             lambda w, html: checks.check_html(str(html), public=True, shown=[w.course.title])),
+    Renderer("certificate verification page", (Course, Registration), _certificate_page,
+             lambda w, html: checks.check_html(str(html), public=True, shown=[
+                 w.attendee.full_name, w.course.title])),
+    Renderer("certificate PDF (manage page)", (Course, Registration), _certificate_download,
+             _certificate_check),
     Renderer("work email confirmation page", (Course, Registration),
              _link_page(links.work_email_url),
              lambda w, html: checks.check_html(str(html), public=True, shown=[w.course.title])),
@@ -567,6 +736,10 @@ RENDERERS: list[Renderer] = [
     Renderer("roster CSV", (Course, Registration),
              _export("/admin/registrations/registration/", "export_roster",
                      lambda w: [w.attendee.pk, w.payer.pk]), _roster_check),
+    Renderer("roster XLSX (roster page)", (Course, Registration), _roster_export("xlsx"),
+             _roster_xlsx_check),
+    Renderer("roster CSV (roster page)", (Course, Registration), _roster_export("csv"),
+             _roster_check),
     Renderer("payments CSV", (Course, Registration),
              _export("/admin/registrations/payment/", "export_csv", lambda w: [w.payment.pk]),
              _payments_check),
@@ -580,6 +753,9 @@ RENDERERS: list[Renderer] = [
     _admin("admin: course", (Course,), lambda w: f"/admin/courses/course/{w.course.pk}/change/",
            lambda w: [w.course.title]),
     _admin("admin: offerings", (Course, Offering), lambda w: "/admin/courses/offering/"),
+    _admin("admin: attendance sheet", (Course, Offering, Registration),
+           lambda w: f"/admin/courses/session/{w.offering.session_list[0].pk}/attendance/",
+           lambda w: [w.attendee.full_name]),
     _admin("admin: offering", (Course, Offering),
            lambda w: f"/admin/courses/offering/{w.offering.pk}/change/",
            lambda w: [w.offering.meeting_url]),
@@ -590,6 +766,21 @@ RENDERERS: list[Renderer] = [
            lambda w: f"/admin/registrations/registration/{w.attendee.pk}/change/",
            lambda w: [w.attendee.first_name, w.attendee.last_name]),
     _admin("admin: payments", (Course, Registration), lambda w: "/admin/registrations/payment/"),
+    Renderer("admin: eligibility review page", (Course, Registration, RegistrationEvent),
+             _review_page, lambda w, html: checks.check_html(str(html), shown=[
+                 w.attendee.first_name, w.attendee.last_name, w.attendee.employer_name])),
+    Renderer("admin: refund form", (Course, Registration, Refund), _refund_form,
+             lambda w, html: checks.check_html(str(html), shown=[w.attendee.first_name])),
+    Renderer("admin: class change preview", (Course, Registration), _change_preview,
+             lambda w, html: checks.check_html(str(html), shown=[w.course.title])),
+    _admin("admin: class roster", (Course, Offering, Registration),
+           lambda w: f"/admin/courses/offering/{w.offering.pk}/roster/",
+           lambda w: [w.attendee.first_name, w.attendee.last_name, w.attendee.employer_name,
+                      w.payer.first_name]),
+    Renderer("admin: sign-in sheet", (Course, Offering, Registration), _sign_in_sheet,
+             lambda w, html: checks.check_html(str(html), shown=[
+                 w.course.title, w.attendee.first_name, w.attendee.last_name,
+                 w.attendee.employer_name])),
     _admin("admin: broadcast preview", EMAIL_MODELS,
            lambda w: f"/admin/registrations/broadcast/{w.broadcast.pk}/change/",
            lambda w: [w.broadcast.subject]),

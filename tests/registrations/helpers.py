@@ -94,9 +94,14 @@ def link_from_outbox(to: str, fragment: str) -> str:
     raise AssertionError(f"no {fragment} link in mail to {to}: {[m.subject for m in mail.outbox]}")
 
 
+# The change preview's confirmation (``courses.admin.CONFIRM_FIELD``).
+CONFIRM = {"_confirm_update": "1"}
+
+
 def change_form(offering, **changes) -> dict:
     """The offering admin's POST data for ``offering`` as stored, with ``changes``; session
-    times shifted by ``changes["shift"]`` (a timedelta)."""
+    times shifted by ``changes["shift"]`` (a timedelta). Add ``CONFIRM`` to confirm a change of
+    times or meeting link that the admin would otherwise preview first."""
     shift = changes.pop("shift", timedelta(0))
     local = timezone.get_current_timezone()
 
@@ -121,8 +126,10 @@ def change_form(offering, **changes) -> dict:
     for index, session in enumerate(offering.session_list):
         data[f"sessions-{index}-id"] = session.pk
         data[f"sessions-{index}-offering"] = offering.pk
-        data.update(split(f"sessions-{index}-starts_at", session.starts_at + shift))
-        data.update(split(f"sessions-{index}-ends_at", session.ends_at + shift))
+        # A session is typed as a date and a start time in the class's zone (the end follows).
+        start = (session.starts_at + shift).astimezone(offering.zone)
+        data[f"sessions-{index}-day"] = f"{start:%Y-%m-%d}"
+        data[f"sessions-{index}-start"] = f"{start:%H:%M:%S}"
     data.update(changes)
     return data
 

@@ -1,4 +1,4 @@
-"""``registrations.roles``: ``migrate`` makes the three groups with exactly the permissions of
+"""``registrations.roles``: ``migrate`` makes the four groups with exactly the permissions of
 the roles table, idempotently; which registration fields each role sees."""
 
 import pytest
@@ -18,6 +18,11 @@ def model(app: str, name: str, *actions: str) -> set[str]:
     return {f"{app}.{action}_{name}" for action in actions}
 
 
+ATTENDANCE = (
+    model("registrations", "sessionattendance", "view", "change")
+    | model("registrations", "attendanceimport", "view", "add", "change")
+    | model("registrations", "importedparticipant", "view", "change")
+)
 # The roles table (README), written out here independently of the module.
 EXPECTED = {
     "Training administrator": (
@@ -31,6 +36,9 @@ EXPECTED = {
         | model("registrations", "broadcast", "view", "add", "change", "delete")
         | model("registrations", "outboundemail", "view", "change")
         | model("registrations", "policypage", "view", "add", "change")
+        | ATTENDANCE
+        | model("registrations", "sessionfinalisation", "view", "add")
+        | model("registrations", "certificate", "view", "change")
         | perms(
             "registrations.list_agency_domain",
             "registrations.send_broadcast",
@@ -48,6 +56,12 @@ EXPECTED = {
         | model("registrations", "payment", "view")
         | model("registrations", "refund", "view")
         | perms("registrations.issue_refund", "registrations.export_roster")
+    ),
+    "Instructor": (
+        model("courses", "offering", "view", "change")
+        | model("courses", "session", "view")
+        | model("registrations", "registration", "view")
+        | ATTENDANCE
     ),
 }
 NAMED_PEOPLE_ONLY = {
@@ -78,7 +92,7 @@ def test_migrate_twice_gives_each_group_exactly_its_row():
     first = held()
     call_command("migrate", verbosity=0)
     assert held() == first == EXPECTED
-    assert Group.objects.filter(name__in=EXPECTED).count() == 3
+    assert Group.objects.filter(name__in=EXPECTED).count() == 4
     assert not NAMED_PEOPLE_ONLY & set().union(*first.values())
 
 

@@ -1,5 +1,7 @@
-"""``admin.guards.safe_cell``: a CSV cell is one line a spreadsheet shows as text (the exports
-themselves are checked with every typed field by ``tests/hostile``)."""
+"""``admin.guards.safe_cell``: an export cell is one line a spreadsheet shows as text, or a
+number (the exports themselves are checked with every typed field by ``tests/hostile``)."""
+
+from decimal import Decimal
 
 import pytest
 
@@ -20,8 +22,11 @@ from registrations.admin.guards import safe_cell
         ("Ana\x1b[31m", "Ana [31m"),
         ("Denver 911", "Denver 911"),
         (None, ""),
-        (42, "42"),
+        (42, 42),  # numbers stay numbers: never a formula, and a spreadsheet adds them up
+        (Decimal("-12.50"), Decimal("-12.50")),
         ("12.50", "12.50"),
+        ("-12.50", "'-12.50"),  # text that looks like a negative amount is still text
+        (True, "True"),
     ],
 )
 def test_a_cell_is_one_line_and_never_a_formula(value, cell):

@@ -90,16 +90,35 @@ def test_reminder_content_has_meeting_link_and_cant_make_it_link(offering):
     [row] = reminders(Status.QUEUED)  # the 7-day and 1-day ones are skipped: all due at once
     assert emails.email_send(row.pk).outcome == "sent"
     [message] = mail.outbox
-    assert "Thursday, March 18, 2027, 9:00 am – 1:00 pm MDT" in message.subject
+    when = "Thursday, March 18, 2027, 9:00 am – 1:00 pm MDT (your time: 11:00 am – 3:00 pm EDT)"
+    assert message.subject.startswith(f"Reminder, {when}: ")
+    first_line = message.body.split("\n\n")[1]  # after "Hello …,"
+    assert first_line == f"A reminder: session 1 of your class starts {when}."
     assert "https://meet.example.org/cit" in message.body
     assert "Can't make it?" in message.body and "/manage/" in message.body
-    assert "11:00 am – 3:00 pm EDT your time" in message.body
+    assert "please convert" not in message.body
     # The manage link is made at sending time: it works, and the row never held it.
     token = re.search(r"/r/manage/([^/\s]+)/", message.body).group(1)
     assert links.read_link(links.MANAGE, token).registration == row.registration
     row.refresh_from_db()
     assert row.context["manage_url"] == emails.PERSONAL_LINK
     assert token not in row.text_body + row.html_body and "/r/manage/" not in row.text_body
+
+
+@pytest.mark.django_db
+def test_a_reminder_seen_from_kolkata_names_both_of_the_attendees_dates(offering):
+    # 9:00 am – 1:00 pm MDT is 8:30 pm – 12:30 am the next day in India.
+    confirmed(offering, datetime(2027, 3, 1, tzinfo=UTC), time_zone="Asia/Kolkata")
+    run_at(S2 - HOUR + timedelta(minutes=1))
+    [row] = reminders(Status.QUEUED)
+    assert emails.email_send(row.pk).outcome == "sent"
+    message = mail.outbox[-1]
+    when = (
+        "Friday, March 19, 2027, 9:00 am – 1:00 pm MDT (your time: Friday, March 19, 8:30 pm – "
+        "Saturday, March 20, 12:30 am GMT+5:30)"
+    )
+    assert message.subject.startswith(f"Reminder, {when}: ")
+    assert f"A reminder: session 2 of your class starts {when}." in message.body
 
 
 @pytest.mark.django_db(transaction=True)

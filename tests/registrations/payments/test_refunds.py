@@ -36,14 +36,14 @@ def test_partial_then_full_refund_from_the_admin(course, standin, client, admin_
     registration = confirmed(open_offering(course), standin, client)
     url = "/admin/registrations/registration/"
     form = admin_client.post(url, {"action": "refund_only", "_selected_action": [registration.pk]})
-    assert b"Amount (USD)" in form.content
+    assert f"Refund to {registration.full_name} (USD)".encode() in form.content
     admin_client.post(
         url,
         {
             "action": "refund_only",
             "_selected_action": [registration.pk],
             "apply": "1",
-            "amount": "100.00",
+            f"amount-{registration.pk}": "100.00",
             "reason": "Missed an hour",
         },
     )

@@ -1,0 +1,25 @@
+"""``manage.py load_demo_registrations``: the local run's dashboard has something in every part,
+and running it again adds nothing."""
+
+import io
+
+import pytest
+from django.core.management import call_command
+
+from registrations.models import Registration
+from registrations.reports.dashboard import dashboard
+
+
+@pytest.mark.django_db
+def test_demo_registrations_fill_the_dashboard_once(course, schedule_2027):
+    call_command("import_schedule", str(schedule_2027), stdout=io.StringIO())
+    out = io.StringIO()
+    call_command("load_demo_registrations", stdout=out)
+    assert "Added 45 demo registrations to 3 classes." in out.getvalue()
+    figures = dashboard()
+    assert figures.awaiting_review_count == 3
+    assert figures.attention_count == 1 and figures.failed_email_count == 1
+    assert figures.nearly_full and figures.classes[0].waitlist == 3
+    call_command("load_demo_registrations", stdout=out)
+    assert "nothing added" in out.getvalue()
+    assert Registration.objects.count() == 45
