@@ -195,6 +195,10 @@ class CourseAdmin(HistoryAdmin):
         ),
         ("Contact", {"fields": ["contact_email"]}),
         ("Reminders", {"fields": ["reminder_schedule"]}),
+        (
+            "Transfers to another class",
+            {"fields": ["transfer_deadline_days", "transfer_limit", "transfer_fee_cents"]},
+        ),
     ]
 
     @admin.display(description="Tuition", ordering="tuition_cents")
@@ -550,7 +554,7 @@ class OfferingAdmin(HistoryAdmin):
             return "—"
         return format_html_join("", "{}", ((panel(offering),) for panel in OFFERING_PANELS))
 
-    filter_horizontal = ["instructors"]
+    # A plain multiple select: Django's filter_horizontal widget fails axe (aria-label on a span).
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[Offering]:
         """Every class for staff who may add classes; for the others (instructors) only the
