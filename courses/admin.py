@@ -484,6 +484,22 @@ def register_offering_panel(panel: Callable[[Offering], str]) -> Callable[[Offer
     return panel
 
 
+# What the offerings list counts per class (seats taken, confirmed, waitlist), added by the app
+# that knows registrations (``register_offering_counts``); ``courses`` imports none of it.
+OFFERING_COUNTS: list[Callable[[QuerySet[Offering]], QuerySet[Offering]]] = []
+
+
+def register_offering_counts(
+    annotate: Callable[[QuerySet[Offering]], QuerySet[Offering]],
+) -> Callable[[QuerySet[Offering]], QuerySet[Offering]]:
+    """Apply ``annotate(queryset)`` to the offerings list's query (in the same query), once per
+    function; it may add ``seats_taken``, ``confirmed_count`` and ``waitlist_count``, which the
+    list shows. Returns it, so it can be used as a decorator."""
+    if annotate not in OFFERING_COUNTS:
+        OFFERING_COUNTS.append(annotate)
+    return annotate
+
+
 # The field the change preview's "Save and send" button adds to the resubmitted form.
 CONFIRM_FIELD = "_confirm_update"
 
@@ -503,7 +519,9 @@ class OfferingAdmin(HistoryAdmin):
         "__str__",
         "first_session",
         "part_of_day",
-        "capacity",
+        "seats",
+        "confirmed_count",
+        "waitlist_count",
         "status",
         "closes",
     ]
@@ -567,7 +585,22 @@ class OfferingAdmin(HistoryAdmin):
         )
         if not request.user.has_perm(ALL_CLASSES):
             queryset = queryset.filter(instructors=request.user)
+        for annotate in OFFERING_COUNTS:
+            queryset = annotate(queryset)
         return upcoming_first(queryset)
+
+    @admin.display(description="Seats taken")
+    def seats(self, offering: Offering) -> str:
+        taken = getattr(offering, "seats_taken", None)
+        return f"{offering.capacity}" if taken is None else f"{taken} / {offering.capacity}"
+
+    @admin.display(description="Confirmed")
+    def confirmed_count(self, offering: Offering) -> object:
+        return getattr(offering, "confirmed_count", "—")
+
+    @admin.display(description="Waitlist")
+    def waitlist_count(self, offering: Offering) -> object:
+        return getattr(offering, "waitlist_count", "—")
 
     def get_ordering(self, request: HttpRequest) -> list:
         return UPCOMING_FIRST_ORDER  # over ``upcoming_first``'s annotations (get_queryset)

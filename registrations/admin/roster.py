@@ -28,7 +28,7 @@ from urllib.parse import urlencode
 from django.contrib import admin, messages
 from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
 from django.core.exceptions import PermissionDenied
-from django.db.models import Q, QuerySet
+from django.db.models import Count, Q, QuerySet
 from django.http import (
     Http404,
     HttpRequest,
@@ -42,7 +42,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 
-from courses.admin import register_offering_panel
+from courses.admin import register_offering_counts, register_offering_panel
 from courses.models import Offering, Session
 from courses.timefmt import day_label, session_label, time_range_label
 from registrations import roles
@@ -50,12 +50,16 @@ from registrations.enums import SEAT_STATES, Role
 from registrations.enums import RegistrationState as S
 from registrations.models import Registration, StaffAccess
 from registrations.reports import roster
+from registrations.seats.queries import with_seats_taken
 
 from .guards import EXPORT_FORMATS, recorded_export
 
 VIEW_REGISTRATION = "registrations.view_registration"
 # The registration list's actions a roster offers (each still asks its own permission).
-ROSTER_ACTIONS = ("email_selected", "approve", "reject", "cancel_and_refund", "refund_only")
+ROSTER_ACTIONS = (
+    "email_selected", "approve", "reject", "cancel_and_refund", "refund_only",
+    "transfer_to_another_class",
+)  # fmt: skip
 # What the search box looks in, each only when the user may see that field.
 SEARCH_FIELDS = ("first_name", "last_name", "email", "work_email", "employer_name", "phone")
 
@@ -264,6 +268,19 @@ def sign_in_sheet(request: HttpRequest, session_id: int) -> HttpResponse:
         "roster_url": roster_url(offering),
     }
     return TemplateResponse(request, "admin/registrations/sign_in_sheet.html", context)
+
+
+@register_offering_counts
+def offering_counts(queryset: QuerySet[Offering]) -> QuerySet[Offering]:
+    """The offerings list's counts: seats taken (the seat rule), confirmed, waitlisted."""
+    return with_seats_taken(queryset).annotate(
+        confirmed_count=Count(
+            "registrations", filter=Q(registrations__state=S.CONFIRMED), distinct=True
+        ),
+        waitlist_count=Count(
+            "registrations", filter=Q(registrations__state=S.WAITLISTED), distinct=True
+        ),
+    )
 
 
 @register_offering_panel

@@ -85,3 +85,21 @@ def test_capacity_never_goes_below_the_seats_taken(admin_client, course):
     assert admin_client.post(page, change_form(offering, capacity=2)).status_code == 302
     offering.refresh_from_db()
     assert offering.capacity == 2
+
+
+@pytest.mark.django_db
+def test_the_offerings_list_counts_seats_confirmed_and_waitlist(admin_client, course):
+    offering = make_offering(course, date(2027, 3, 18), capacity=5)
+    for _ in range(2):
+        registration_in(Registration.State.CONFIRMED, offering)
+    registration_in(Registration.State.WAITLISTED, offering)
+    registration_in(
+        Registration.State.HELD, offering, hold_expires_at=timezone.now() + timedelta(minutes=30)
+    )
+    response = admin_client.get("/admin/courses/offering/")
+    row = next(
+        line for line in response.content.decode().split("<tr") if f"/{offering.pk}/change/" in line
+    )
+    assert '<td class="field-seats">3 / 5</td>' in row
+    assert '<td class="field-confirmed_count">2</td>' in row
+    assert '<td class="field-waitlist_count">1</td>' in row
