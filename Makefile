@@ -19,7 +19,7 @@ TEST_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/citreg
 TEST_REDIS_URL ?= redis://127.0.0.1:6379/15
 
 .PHONY: help run test install install-production browser-deps certificate-fonts lock lint \
-	format check-deploy demo-data screenshots clean bench-default-run
+	format check-deploy demo-data screenshots clean bench-default-run email-status
 
 help:
 	@echo "make run    - install, migrate, load the published schedule and serve http://127.0.0.1:8000"
@@ -31,6 +31,7 @@ help:
 	@echo "make install-production - (re)create $(VENV) with requirements.lock only (no dev tools)"
 	@echo "make lint   - ruff, the import layers (lint-imports), mypy, migrations check"
 	@echo "make screenshots - regenerate the README's screenshots in docs/screenshots/"
+	@echo "make email-status - the default run's latest emails with working links (LAST=20 for more)"
 	@echo "make bench-default-run - 200 registrations and 200 emails through a default run: nothing lost"
 
 CREATE_VENV = python=$$(devtools/find_python.sh) || exit 1; \
@@ -164,6 +165,12 @@ screenshots: install
 format: install
 	$(VENV)/bin/ruff check --fix .
 	$(VENV)/bin/ruff format .
+
+# The latest emails of the default run, with working links (its SITE_URL from var/run.env).
+email-status: export DEBUG ?= True
+email-status: install
+	@set -a; if [ -f var/run.env ]; then . ./var/run.env; fi; set +a; \
+		$(PY) manage.py email_status --last $(or $(LAST),5)
 
 check-deploy: install
 	DJANGO_SETTINGS_MODULE=citreg.settings.production SECRET_KEY=$$(openssl rand -hex 40) \

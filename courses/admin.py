@@ -32,7 +32,7 @@ from django.utils.html import format_html, format_html_join
 from simple_history.admin import SimpleHistoryAdmin
 
 from .catalogue import seats_taken
-from .models import ALL_CLASSES, Course, Offering, Session, validate_time_zone
+from .models import ALL_CLASSES, MIN_TUITION_CENTS, Course, Offering, Session, validate_time_zone
 from .scheduling import (
     SessionTimes,
     check_session_times,
@@ -41,7 +41,7 @@ from .scheduling import (
     session_times,
 )
 from .signals import offering_change_preview
-from .text import single_line
+from .text import MultiLineField, single_line
 from .timefmt import instant_label, session_label
 
 
@@ -59,13 +59,16 @@ class SingleLineURLField(forms.URLField):
 class SingleLineFieldsAdmin:
     """Admin mixin (before ``admin.ModelAdmin`` in the bases): every ``CharField`` of the model
     (one line by its type; ``TextField`` is the multi-line one) gets the ``single_line``
-    validator on its form field, and a ``URLField`` the ``SingleLineURLField``. Two more rules
+    validator on its form field, a ``URLField`` the ``SingleLineURLField``, and a ``TextField``
+    the ``MultiLineField`` (line breaks counted once, no controls or bidi overrides). Two more rules
     for every admin form: a class picker (a foreign key to ``Offering``) lists upcoming classes
     first (``upcoming_first``), and a date-and-time field says its zone in its help text."""
 
     def formfield_for_dbfield(self, db_field: models.Field, request: HttpRequest, **kwargs):
         if isinstance(db_field, models.URLField):
             kwargs.setdefault("form_class", SingleLineURLField)
+        if isinstance(db_field, models.TextField) and not db_field.choices:
+            kwargs.setdefault("form_class", MultiLineField)
         field = super().formfield_for_dbfield(db_field, request, **kwargs)  # type: ignore[misc]
         if field is not None and isinstance(db_field, models.CharField):
             field.validators.append(single_line)
@@ -143,10 +146,11 @@ class CourseAdminForm(forms.ModelForm):
 
     tuition = forms.DecimalField(
         label="Tuition (USD)",
-        min_value=Decimal("0"),
+        min_value=Decimal(MIN_TUITION_CENTS) / 100,
         max_digits=9,
         decimal_places=2,
-        help_text="Per attendee, in dollars, e.g. 250.00.",
+        help_text="Per attendee, in dollars, e.g. 250.00 (at least 0.50: Stripe's smallest "
+        "card payment in US dollars).",
     )
 
     class Meta:

@@ -97,6 +97,21 @@ class Course(models.Model):
         help_text="Minutes of instruction per continuing-education credit on the certificate "
         "(usually 50 or 60). CEUs are always contact hours / 10.",
     )
+    transfer_deadline_days = models.PositiveSmallIntegerField(
+        default=7,
+        help_text="An attendee may move to another class of this course until this many days "
+        "before the first session of their current class (staff may always).",
+    )
+    transfer_limit = models.PositiveSmallIntegerField(
+        default=1,
+        help_text="Moves to another class an attendee may make per registration (staff may "
+        "move them more often).",
+    )
+    transfer_fee_cents = models.PositiveIntegerField(
+        default=0,
+        help_text="Fee for an attendee's move to another class, in cents (0: none). Staff "
+        "moves are free.",
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -142,6 +157,10 @@ class Course(models.Model):
         """The parsed ``reminder_schedule`` (``courses.reminder_schedule``)."""
         return parse_reminder_schedule(self.reminder_schedule)
 
+
+# Stripe's smallest charge in US dollars: 50 cents
+# (https://docs.stripe.com/currencies#minimum-and-maximum-charge-amounts). citreg has no free path.
+MIN_TUITION_CENTS = 50
 
 # Staff with this permission see every class; the others (instructors) only those they teach.
 ALL_CLASSES = "courses.add_offering"

@@ -38,6 +38,11 @@ class SessionTimes:
     ends_at: datetime
 
 
+def _a(noun: str) -> str:
+    """``noun`` with its indefinite article: "a day class", "an evening class"."""
+    return f"{'an' if noun[:1] in 'aeiou' else 'a'} {noun}"
+
+
 def part_of_day_for(local_start: time) -> str:
     """Return ``Offering.PartOfDay`` for a local start time: evening from 3:00 pm, else day."""
     return Offering.PartOfDay.EVENING if local_start >= EVENING_FROM else Offering.PartOfDay.DAY
@@ -111,9 +116,9 @@ def check_session_times(
     derived = part_of_day_for(first_local.time())
     if part_of_day != derived:
         errors.append(
-            f"A class starting at {clock(first_local)} is a "
-            f"{Offering.PartOfDay(derived).label.lower()}, not a "
-            f"{Offering.PartOfDay(part_of_day).label.lower()} "
+            f"A class starting at {clock(first_local)} is "
+            f"{_a(Offering.PartOfDay(derived).label.lower())}, not "
+            f"{_a(Offering.PartOfDay(part_of_day).label.lower())} "
             f"(evening classes start from {clock(datetime.combine(first_local, EVENING_FROM))})."
         )
     duplicate = Offering.objects.filter(

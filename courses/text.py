@@ -31,6 +31,7 @@ which uses ``is_invisible`` and ``describe`` from here). ``courses`` is the lowe
 import re
 import unicodedata
 
+from django import forms
 from django.core.exceptions import ValidationError
 
 # Unicode general categories that draw nothing or reorder text: Cc control, Cf format (zero-width
@@ -192,6 +193,52 @@ def web_link(value: object) -> str:
     if one_line(text) != text or " " in text:
         return ""
     return text
+
+
+# What running text (a multi-line field) may not hold: controls other than line breaks and tabs,
+# and the bidirectional embeddings and overrides U+202A–E, which reorder the text after them
+# ("Trojan Source", CVE-2021-42574). Marks (U+200E/F) and isolates (U+2066–9) stay: they are
+# how right-to-left text is typed.
+_BIDI_OVERRIDES = frozenset("\u202a\u202b\u202c\u202d\u202e")
+
+
+def running_text(value: str) -> None:
+    """Validator of multi-line fields (notes, descriptions, reasons, bodies, accessibility
+    needs): refuse controls other than line breaks and tabs, and bidirectional embeddings and
+    overrides, naming the character.
+
+    Raises: ValidationError (code ``control``) with the characters found.
+    """
+    found = sorted(
+        {
+            c
+            for c in value
+            if c in _BIDI_OVERRIDES or (unicodedata.category(c) == "Cc" and c not in "\n\r\t")
+        }
+    )
+    if found:
+        raise ValidationError(
+            f"This contains {', '.join(_described(c) for c in found)}, often picked up when "
+            "copying and pasting, which can hide or reorder the text. Please remove it.",
+            code="control",
+        )
+
+
+def normalise_line_breaks(value: str) -> str:
+    """CR LF and lone CR as LF: what a browser sends for a textarea (CR LF) counted as the
+    browser counts it against ``maxlength`` (one character per line break)."""
+    return value.replace("\r\n", "\n").replace("\r", "\n")
+
+
+class MultiLineField(forms.CharField):
+    """A form field for running text: line breaks normalised before the length check
+    (``normalise_line_breaks``) and ``running_text`` applied."""
+
+    default_validators = [running_text]
+
+    def to_python(self, value: object) -> str:
+        text = super().to_python(value)
+        return normalise_line_breaks(text) if isinstance(text, str) else ""
 
 
 def truncate(value: str, limit: int) -> str:

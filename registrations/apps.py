@@ -8,6 +8,7 @@ MODEL_MODULES = (
     "registrations.messaging.models",
     "registrations.attendance.models",
     "registrations.certificates.models",
+    "registrations.changes.models",
 )
 # Modules that register outbox kinds, catalogue annotations and signal receivers when imported.
 REGISTERING_MODULES = (
@@ -15,6 +16,8 @@ REGISTERING_MODULES = (
     "registrations.messaging.reminders",
     "registrations.messaging.broadcasts",
     "registrations.seats.queries",
+    "registrations.seats.booking",  # offers seats freed by a class's change (post_save)
+    "registrations.changes.transfers",  # the "transferred" email
     "registrations.roles",  # the staff groups, kept in step with the table by post_migrate
 )
 

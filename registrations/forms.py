@@ -11,7 +11,7 @@ from django import forms
 from django.urls import reverse
 from django.utils.html import format_html
 
-from courses.text import one_line, single_line
+from courses.text import MultiLineField, one_line, single_line
 
 from . import addresses
 from .models import AgencyDomain, Registration
@@ -153,6 +153,8 @@ class RegistrationForm(forms.ModelForm):
             "accessibility_needs": "Anything that would help you take part. Only training staff "
             "who arrange accommodations can see this.",
         }
+        # Line breaks counted as the browser counts them against maxlength; no controls.
+        field_classes = {"accessibility_needs": MultiLineField}
         widgets = {
             "accessibility_needs": forms.Textarea(attrs={"rows": 3, "maxlength": 2000}),
             "phone": forms.TextInput(attrs={"autocomplete": "tel", "inputmode": "tel"}),
@@ -357,7 +359,7 @@ class LinkRequestForm(forms.Form):
 class RejectForm(forms.Form):
     """The reason staff give when rejecting (admin action)."""
 
-    reason = forms.CharField(widget=forms.Textarea(attrs={"rows": 4}), label="Reason")
+    reason = MultiLineField(widget=forms.Textarea(attrs={"rows": 4}), label="Reason")
 
 
 class RefundForm(forms.Form):
@@ -367,7 +369,7 @@ class RefundForm(forms.Form):
         required=False, min_value=Decimal("0.01"), decimal_places=2, max_digits=9,
         label="Amount (USD)", help_text="Blank: everything that is left to refund.",
     )  # fmt: skip
-    reason = forms.CharField(widget=forms.Textarea(attrs={"rows": 3}))
+    reason = MultiLineField(widget=forms.Textarea(attrs={"rows": 3}))
 
     def clean(self) -> dict:
         data = super().clean()

@@ -73,3 +73,35 @@ def lock_seat(registration: Registration) -> tuple[Offering, Registration]:
     locked = lock_rows(offering_id=registration.offering_id, registration_id=registration.pk)
     assert locked.offering is not None and locked.registration is not None
     return locked.offering, locked.registration
+
+
+class RegistrationMoved(RuntimeError):
+    """The registration changed class between reading it and locking it: ask again."""
+
+
+def lock_move(
+    registration_id: int, target_offering_id: int
+) -> tuple[Offering, Offering, Registration]:
+    """Lock the two classes of a move to another class, lowest primary key first, then the
+    registration, and return (current class, target class, registration) re-read.
+
+    Two moves between the same pair of classes, in either direction, take the offering locks in
+    the same order, so they queue instead of deadlocking; the registration comes last, as in
+    ``LOCK_ORDER``.
+
+    Raises:
+        LockOutsideTransaction: when not inside ``transaction.atomic``.
+        RegistrationMoved: the registration's class changed before its lock was taken.
+        Registration.DoesNotExist / Offering.DoesNotExist: for an unknown id.
+    """
+    if not connection.in_atomic_block:
+        raise LockOutsideTransaction("lock_move() must run inside transaction.atomic().")
+    current_id = Registration.objects.values_list("offering_id", flat=True).get(pk=registration_id)
+    offerings = {
+        pk: Offering.objects.select_for_update().get(pk=pk)
+        for pk in sorted({current_id, target_offering_id})
+    }
+    registration = Registration.objects.select_for_update().get(pk=registration_id)
+    if registration.offering_id != current_id:
+        raise RegistrationMoved(f"Registration {registration_id} changed class meanwhile.")
+    return offerings[current_id], offerings[target_offering_id], registration

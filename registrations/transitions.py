@@ -33,6 +33,24 @@ TRANSITIONS: dict[str, frozenset[str]] = {
 }
 
 
+# The usual way from a new registration (``pending_email``) to each state, along ``TRANSITIONS``:
+# for demo data and tests that need a registration in a given state with a true history.
+USUAL_PATHS: dict[str, tuple[str, ...]] = {
+    S.PENDING_EMAIL: (),
+    S.PENDING_REVIEW: (S.PENDING_REVIEW,),
+    S.ELIGIBLE: (S.ELIGIBLE,),
+    S.WAITLISTED: (S.ELIGIBLE, S.WAITLISTED),
+    S.HELD: (S.ELIGIBLE, S.HELD),
+    S.PROCESSING: (S.ELIGIBLE, S.HELD, S.PROCESSING),
+    S.CONFIRMED: (S.ELIGIBLE, S.HELD, S.CONFIRMED),
+    S.COMPLETED: (S.ELIGIBLE, S.HELD, S.CONFIRMED, S.COMPLETED),
+    S.EXPIRED: (S.ELIGIBLE, S.HELD, S.EXPIRED),
+    S.REFUNDED: (S.ELIGIBLE, S.HELD, S.CONFIRMED, S.REFUNDED),
+    S.REJECTED: (S.PENDING_REVIEW, S.REJECTED),
+    S.CANCELLED: (S.ELIGIBLE, S.CANCELLED),
+}
+
+
 class IllegalTransition(Exception):  # noqa: N818 — the domain's name for it
     """A state change the transition table does not allow, e.g. ``rejected → eligible``.
 

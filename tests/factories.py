@@ -9,7 +9,7 @@ from django.utils import timezone
 from courses.models import Course, Offering
 from courses.scheduling import SessionTimes, offering_create
 from registrations.models import Registration
-from registrations.transitions import Actor, registration_transition
+from registrations.transitions import USUAL_PATHS, Actor, registration_transition
 
 DENVER = ZoneInfo("America/Denver")
 
@@ -92,20 +92,13 @@ class RegistrationFactory(factory.django.DjangoModelFactory):
 
 
 # The legal path to each state, from pending_email (registrations.transitions.TRANSITIONS).
-PATHS = {
-    Registration.State.ELIGIBLE: ["eligible"],
-    Registration.State.WAITLISTED: ["eligible", "waitlisted"],
-    Registration.State.HELD: ["eligible", "held"],
-    Registration.State.PROCESSING: ["eligible", "held", "processing"],
-    Registration.State.CONFIRMED: ["eligible", "held", "confirmed"],
-}
 
 
 def registration_in(state: str, offering: Offering, **fields: object) -> Registration:
     """Create a registration and move it to ``state`` through ``registration_transition`` along a
     legal path (actor: system), as the eligibility and payment code would."""
     registration = RegistrationFactory(offering=offering, **fields)
-    for step in PATHS.get(state, []):
+    for step in USUAL_PATHS[state]:
         registration = registration_transition(
             registration_id=registration.pk, to_state=step, actor=Actor.system()
         ).registration

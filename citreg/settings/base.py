@@ -325,6 +325,8 @@ SESSION_COOKIE_SAMESITE = "Lax"
 
 LANGUAGE_CODE = "en-us"
 TIME_ZONE = "America/Denver"  # Admin and log display; storage is UTC (USE_TZ).
+# Date formats with the zone's abbreviation after every time (citreg/formats/en/formats.py).
+FORMAT_MODULE_PATH = ["citreg.formats"]
 USE_I18N = True
 USE_TZ = True
 # ``urlize`` (broadcast bodies) links a bare "example.org" as https://, Django 2028's default.

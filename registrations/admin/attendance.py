@@ -86,6 +86,10 @@ def attendance_rows(session: Session) -> list[dict]:
     ]
 
 
+def _rows(count: int) -> str:
+    return f"{count} attendance row{'' if count == 1 else 's'}"
+
+
 def _save_marks(request: HttpRequest, session: Session) -> int:
     """Apply the sheet's changed marks and excuses; returns how many rows changed."""
     _require(request, roles.MARK_ATTENDANCE)
@@ -133,10 +137,17 @@ def session_attendance(request: HttpRequest, session_id: int) -> HttpResponse:
                     AttendanceImport, pk=request.POST.get("import"), session=session
                 )
                 changed = imports.import_undo(stored, user=request.user)
-                messages.success(request, f"Import undone ({changed} attendance row(s) changed).")
+                messages.success(request, f"Import undone ({_rows(changed)} changed).")
                 return HttpResponseRedirect(here)
             elif action == "finalise":
                 _require(request, roles.FINALISE_ATTENDANCE)
+                if request.POST.get("complete") != "yes":
+                    messages.error(
+                        request,
+                        "Tick “All reports are imported and the marks are right” to finalise: "
+                        "finalising cannot be undone.",
+                    )
+                    return HttpResponseRedirect(here)
                 outcome = completion.session_finalise(session, user=request.user)
                 messages.success(
                     request,
@@ -207,7 +218,7 @@ def import_review(request: HttpRequest, import_id: int) -> HttpResponse:
                             imports.participant_assign(participant, by_id[int(choice)])
             if action == "apply":
                 changed = imports.import_apply(stored, user=request.user)
-                messages.success(request, f"Import applied: {changed} attendance row(s) changed.")
+                messages.success(request, f"Import applied: {_rows(changed)} changed.")
                 return HttpResponseRedirect(sheet)
             if action == "discard":
                 imports.import_discard(stored)
@@ -298,7 +309,7 @@ def attendance_summary(registration: Registration) -> str:
     return "; ".join(parts)
 
 
-register_column(RosterColumn("Attendance", attendance_summary))
+register_column(RosterColumn("attendance", attendance_summary))
 
 
 @admin.register(AttendanceImport)

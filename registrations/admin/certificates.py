@@ -20,6 +20,7 @@ from django.urls import URLPattern, path, reverse
 from django.utils.html import format_html
 
 from courses.admin import HistoryAdmin
+from courses.text import MultiLineField
 from registrations import roles
 from registrations.certificates import service
 from registrations.certificates.models import Certificate
@@ -30,7 +31,7 @@ class RevokeForm(forms.Form):
     """The reason for revoking, kept in the certificate and its history (never shown on the
     public page)."""
 
-    reason = forms.CharField(
+    reason = MultiLineField(
         widget=forms.Textarea(attrs={"rows": 3}),
         max_length=2000,
         help_text="Why the certificate no longer stands, e.g. “Attendance record corrected: "

@@ -120,12 +120,17 @@ class _Echo:
         return value
 
 
+BYTE_ORDER_MARK = "\ufeff"
+
+
 def csv_response(rows: Iterable[Iterable[object]], filename: str) -> StreamingHttpResponse:
     """A streamed CSV download of ``rows`` (the first is the header), each cell ``safe_cell``,
-    UTF-8."""
+    UTF-8 with a byte-order mark first, so Excel on Windows reads accented and non-Latin names
+    as UTF-8 instead of the local code page."""
     writer = csv.writer(_Echo())
 
     def lines() -> Iterator[str]:
+        yield BYTE_ORDER_MARK
         for row in rows:
             yield writer.writerow([safe_cell(cell) for cell in row])
 

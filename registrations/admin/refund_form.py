@@ -9,6 +9,7 @@ from decimal import Decimal
 from django import forms
 from django.db.models import QuerySet
 
+from courses.text import MultiLineField
 from registrations.models import Registration
 from registrations.payments import cancellation, policy
 from registrations.payments.models import Payment
@@ -71,7 +72,7 @@ class StaffRefundForm(forms.Form):
     missing means the policy's amount (the field's initial value); 0 means no refund; more than
     what is refundable is refused beside the field."""
 
-    reason = forms.CharField(widget=forms.Textarea(attrs={"rows": 3}), label="Reason")
+    reason = MultiLineField(widget=forms.Textarea(attrs={"rows": 3}), label="Reason")
 
     def __init__(self, data: object = None, *, lines: list[QuoteLine]) -> None:
         super().__init__(data)

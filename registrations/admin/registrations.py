@@ -33,7 +33,7 @@ from simple_history.manager import SIMPLE_HISTORY_REVERSE_ATTR_NAME
 
 from courses.admin import HistoryAdmin, recent_or_upcoming, upcoming_first
 from courses.models import Offering
-from registrations import eligibility, roles
+from registrations import addresses, eligibility, roles
 from registrations.enums import INACTIVE_STATES, BroadcastAudience, RegistrationState
 from registrations.forms import RejectForm
 from registrations.messaging.models import OutboundEmail
@@ -55,6 +55,7 @@ from .display import moment, money, waited
 from .erasure import ErasureActionMixin
 from .guards import RegistrationFieldGuard, recorded_export
 from .refund_form import StaffRefundForm, quote_lines
+from .transfers import TransferActionMixin
 
 # Fields the audit history of a registration keeps (phone and accessibility needs are left out
 # of it, ``Registration.history``): a version's page shows only these.
@@ -138,7 +139,9 @@ class RegistrationAdminForm(forms.ModelForm):
     for the same class (the database would refuse it; this says so beside the field)."""
 
     def clean_email(self) -> str:
-        email = self.cleaned_data["email"].strip()
+        """The address in its one normal form (``addresses.clean_email``, as the public form
+        stores it), and not another active registration's of the same class."""
+        email = addresses.clean_email(self.cleaned_data["email"])
         registration = self.instance
         clash = (
             Registration.objects.filter(offering_id=registration.offering_id, email__iexact=email)
@@ -151,6 +154,10 @@ class RegistrationAdminForm(forms.ModelForm):
                 "Another active registration for this class already uses this email."
             )
         return email
+
+    def clean_work_email(self) -> str:
+        """The work address in its normal form (``addresses.clean_email``)."""
+        return addresses.clean_email(self.cleaned_data["work_email"])
 
 
 TAKING_PART_FIELDS = [
@@ -614,14 +621,15 @@ class ClassFilter(admin.RelatedFieldListFilter):
 
 
 @admin.register(Registration)
-class RegistrationAdmin(ErasureActionMixin, RegistrationAdminBase):
+class RegistrationAdmin(ErasureActionMixin, TransferActionMixin, RegistrationAdminBase):
     list_filter = [
         "needs_attention", "state", "offering__course", ("offering", ClassFilter),
         OlderClassesFilter,
     ]  # fmt: skip
     date_hierarchy = "created_at"
     # Erasure on request needs erase_personal_data (registrations.admin.erasure).
-    actions = [*RegistrationAdminBase.actions, "erase_personal_data"]
+    # Moving a confirmed place to another class needs change on registrations.
+    actions = [*RegistrationAdminBase.actions, "transfer_to_another_class", "erase_personal_data"]
 
 
 @admin.register(RegistrationUnderReview)

@@ -70,12 +70,14 @@ def import_preview(session: Session, data: bytes, *, filename: str, user: User) 
 
     Raises:
         ReportError: the file cannot be read (its message names the line when one is at fault).
-        ImportRefused: the session has not started; the report's times do not overlap the
-            session; this very file was already applied to this session.
+        ImportRefused: the session has not started or is finalised; the report's times do not
+            overlap the session; this very file was already applied to this session.
     """
     now = timezone.now()
     if session.starts_at > now:
         raise ImportRefused("This session has not started yet: attendance comes after it.")
+    if hasattr(session, "finalisation"):
+        raise ImportRefused("This session's attendance is finalised; it can no longer change.")
     digest = hashlib.sha256(data).hexdigest()
     earlier = AttendanceImport.objects.filter(
         session=session, sha256=digest, status=AttendanceImport.Status.APPLIED

@@ -262,16 +262,20 @@ def attendee_context(registration: Registration) -> dict:
     }
 
 
-def invitation_attachment(registration: Registration, method: str) -> dict:
+def invitation_attachment(
+    registration: Registration, method: str, offering: Offering | None = None
+) -> dict:
     """The iTIP invitation (RFC 5546) for ``registration`` as a pipeline attachment.
 
     Args:
         method: "REQUEST" (confirmation, change) or "CANCEL" (the place ended).
+        offering: the class whose sessions it names (default: the registration's; a move to
+            another class cancels the previous one's, under their UIDs).
 
     Returns: ``{"filename", "content_type", "content"}``; the content type carries the method
     parameter as RFC 6047 §2.4 requires. The meeting link is included for confirmed attendees.
     """
-    offering = registration.offering
+    offering = offering or registration.offering
     confirmed = registration.state == S.CONFIRMED
     ics = offering_invitation(
         offering,

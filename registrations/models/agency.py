@@ -4,6 +4,7 @@ from typing import Any
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
+from django.core.validators import DomainNameValidator
 from django.db import models
 from simple_history.models import HistoricalRecords
 
@@ -85,9 +86,19 @@ def validate_agency_domain(domain: str, *, exclude_pk: int | None = None) -> str
     what ``addresses.normalise_domain`` and ``refuse_lookalike`` refuse (invisible characters,
     mixed scripts, look-alikes of a listed or webmail domain).
     """
-    domain = addresses.normalise_domain(domain.strip().lstrip("@"))
+    typed = domain.strip()
+    if "://" in typed or "/" in typed:
+        raise ValidationError(
+            "Type the domain only, e.g. denver911.gov, not a web address or an email address."
+        )
+    domain = addresses.normalise_domain(typed.lstrip("@"))
+    not_a_domain = ValidationError(f"{domain!r} is not a domain name such as denver911.gov.")
     if "." not in domain or "@" in domain or domain.startswith("["):
-        raise ValidationError(f"{domain!r} is not a domain name such as denver911.gov.")
+        raise not_a_domain
+    try:
+        DomainNameValidator(accept_idna=False)(domain)  # A-labels: letters, digits, hyphens
+    except ValidationError as error:
+        raise not_a_domain from error
     if is_webmail(domain):
         raise ValidationError(
             f"{domain} is a webmail domain: anyone can have an address there, so it cannot "
@@ -131,4 +142,5 @@ class AgencyDomain(models.Model):
 
     def clean(self) -> None:
         """Store the domain in its normal form; refuse webmail, look-alikes and non-domains."""
-        self.domain = validate_agency_domain(self.domain, exclude_pk=self.pk)
+        if self.domain.strip():  # an empty one is the required field's error alone
+            self.domain = validate_agency_domain(self.domain, exclude_pk=self.pk)

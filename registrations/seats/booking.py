@@ -12,6 +12,7 @@ from datetime import datetime, timedelta
 from celery import shared_task
 from django.conf import settings
 from django.db import transaction
+from django.db.models.signals import post_save
 from django.utils import timezone
 
 from courses.models import Offering
@@ -223,3 +224,23 @@ def release_expired_holds(now: datetime | None = None) -> int:
 def release_expired_holds_task() -> int:
     """Beat, every minute: release seat holds whose time is up and offer the seats on."""
     return release_expired_holds()
+
+
+def offer_seats_after_a_class_change(
+    sender: type[Offering], instance: Offering, created: bool = False, raw: bool = False, **kwargs
+) -> None:
+    """``post_save`` of an offering: a class saved with more capacity (or opened again) may have
+    free seats for its waitlist; they are offered after the save commits (``offer_free_seats``,
+    which does nothing when no seat is free or nobody waits)."""
+    if created or raw:
+        return
+    if not Registration.objects.filter(offering_id=instance.pk, state=S.WAITLISTED).exists():
+        return
+    transaction.on_commit(lambda: offer_free_seats(instance.pk))
+
+
+post_save.connect(
+    offer_seats_after_a_class_change,
+    sender=Offering,
+    dispatch_uid="registrations.seats.booking.offer_seats_after_a_class_change",
+)

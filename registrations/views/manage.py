@@ -21,6 +21,7 @@ from courses.models import Offering
 from courses.templatetags.schedule import deadline_html
 from registrations import intake, links
 from registrations.certificates.service import downloadable
+from registrations.changes import transfers
 from registrations.enums import CAN_HOLD_STATES, UNPAID_CANCELLABLE_STATES
 from registrations.enums import RegistrationState as S
 from registrations.forms import DetailsForm, EmailChangeForm
@@ -28,7 +29,7 @@ from registrations.models import Registration
 from registrations.payments import cancellation, checkout, policy, refund_terms
 from registrations.payments.gateway import PaymentProviderError
 from registrations.seats import booking, queries
-from registrations.transitions import IllegalTransition
+from registrations.transitions import Actor, IllegalTransition
 
 from .confirm import signed_link
 from .ratelimits import over_limit, too_many_requests
@@ -88,7 +89,32 @@ def ticket_context(registration: Registration, offering: Offering) -> dict:
     }
 
 
-def _manage_context(registration: Registration, now: datetime) -> dict:
+def transfer_context(registration: Registration, chosen: str, now: datetime) -> dict:
+    """What the "Change to another class" section shows a confirmed attendee: why they cannot
+    move (in words), or the classes they may move to with their seats left, the deadline and
+    the moves left; ``chosen`` (the ``transfer_to`` query value) selects the class of the
+    confirmation step when it is one of them."""
+    if registration.state != S.CONFIRMED:
+        return {"transfer_shown": False}
+    options = transfers.transfer_options(registration, by_staff=False, now=now)
+    refusal = ""
+    if not options:
+        refusal = (
+            transfers.registration_refusal(registration, by_staff=False, now=now)
+            or "No other class of this course is open with a free seat right now."
+        )
+    deadline = transfers.transfer_deadline(registration)
+    return {
+        "transfer_shown": True,
+        "transfer_options": options,
+        "transfer_refusal": refusal,
+        "transfer_deadline": deadline_html(deadline, registration.offering) if deadline else "",
+        "transfers_left": transfers.transfers_left(registration),
+        "transfer_chosen": next((o for o in options if str(o.offering.pk) == chosen), None),
+    }
+
+
+def _manage_context(registration: Registration, now: datetime, transfer_to: str = "") -> dict:
     offering = _offering(registration)
     step = NEXT_STEPS.get(registration.state, "")
     if registration.state == S.HELD and registration.hold_is_offer:
@@ -119,6 +145,7 @@ def _manage_context(registration: Registration, now: datetime) -> dict:
         # The certificate of completion, when there is one to download (not revoked).
         "certificate": downloadable(registration),
         **ticket_context(registration, offering),
+        **transfer_context(registration, transfer_to, now),
     }
 
 
@@ -222,6 +249,25 @@ def cancel(request: HttpRequest, registration: Registration, forms: Forms) -> Ht
     return _back(registration)
 
 
+def transfer(request: HttpRequest, registration: Registration, forms: Forms) -> HttpResponse:
+    """ "Move to this class" (the confirmation step): the same registration, its payment and
+    its seat move to the chosen class, or back with why not."""
+    try:
+        target = int(request.POST.get("transfer_to", ""))
+        moved = transfers.transfer(registration.pk, target, actor=Actor.attendee())
+    except (ValueError, Offering.DoesNotExist):
+        messages.error(request, "Please choose one of the classes listed.")
+    except transfers.TransferRefused as exc:
+        messages.error(request, exc.message)
+    else:
+        messages.success(
+            request,
+            f"Your place is now in the class of {moved.offering.date_label}. We sent you an "
+            "email with the new calendar invitation.",
+        )
+    return _back(registration)
+
+
 def resend(request: HttpRequest, registration: Registration, forms: Forms) -> HttpResponse:
     """ "Send the link again" while the work email is unconfirmed."""
     if intake.resend_work_email_link(registration):
@@ -238,6 +284,7 @@ BUTTONS: dict[str, Button] = {
     "change_email": change_email,
     "cancel": cancel,
     "resend": resend,
+    "transfer_confirm": transfer,
 }
 # Buttons that send an email: limited per registration (``RATELIMIT_LINK_REQUEST``).
 MAILING_BUTTONS = ("resend", "change_email")
@@ -270,7 +317,7 @@ def manage(request: HttpRequest, registration: Registration) -> HttpResponse:
             response = BUTTONS[pressed](request, registration, forms)
             if response is not None:
                 return response
-    context = _manage_context(registration, timezone.now())
+    context = _manage_context(registration, timezone.now(), request.GET.get("transfer_to", ""))
     context.update(forms)
     return render(
         request,

@@ -21,7 +21,11 @@ import re
 from collections.abc import Callable, Iterator
 
 import pytest
+from django.contrib.auth.models import Group
+from django.test import Client
 from playwright.sync_api import Browser, Error, Page, sync_playwright
+
+from registrations import roles
 
 from .harness import REPO, launch_chromium, new_page
 
@@ -46,6 +50,17 @@ def browser() -> Iterator[Browser]:
                 pytest.fail(str(error), pytrace=False)
             yield chromium
             chromium.close()
+
+
+@pytest.fixture
+def office_cookie(live_server, django_user_model) -> dict:
+    """The session cookie (for ``page.context.add_cookies``) of a staff member in the Training
+    administrator group, signed in as after the sign-in page (two-factor is off in tests)."""
+    user = django_user_model.objects.create_user("office", password="x", is_staff=True)
+    user.groups.add(Group.objects.get(name=roles.TRAINING_ADMINISTRATOR))
+    client = Client()
+    client.force_login(user)
+    return {"name": "sessionid", "value": client.cookies["sessionid"].value, "url": live_server.url}
 
 
 @pytest.fixture

@@ -7,12 +7,9 @@ import re
 from datetime import timedelta
 
 import pytest
-from django.contrib.auth.models import Group
-from django.test import Client
 from django.utils import timezone
 from playwright.sync_api import expect
 
-from registrations import roles
 from registrations.models import Registration, RegistrationEvent
 from registrations.payments.models import Payment
 from tests.browser.harness import (
@@ -26,16 +23,6 @@ from tests.registrations.helpers import open_offering
 pytestmark = pytest.mark.browser
 S = Registration.State
 QUEUE = "/admin/registrations/registrationunderreview/"
-
-
-@pytest.fixture
-def office_cookie(live_server, django_user_model) -> dict:
-    """The session cookie of a staff member in the Training administrator group."""
-    user = django_user_model.objects.create_user("office", password="x", is_staff=True)
-    user.groups.add(Group.objects.get(name=roles.TRAINING_ADMINISTRATOR))
-    client = Client()
-    client.force_login(user)
-    return {"name": "sessionid", "value": client.cookies["sessionid"].value, "url": live_server.url}
 
 
 @pytest.fixture

@@ -5,12 +5,9 @@ downloads a certificate that appears."""
 import re
 
 import pytest
-from django.contrib.auth.models import Group
-from django.test import Client
 from playwright.sync_api import expect
 from pypdf import PdfReader
 
-from registrations import roles
 from registrations.certificates.models import Certificate
 from registrations.models import Registration
 from tests.attendance_fixtures import ATTENDANCE_DATA
@@ -19,16 +16,6 @@ from tests.browser.harness import assert_accessible, assert_no_script_errors
 pytestmark = pytest.mark.browser
 S = Registration.State
 REPORTS = ("zoom-participants-2024-12-12.csv", "teams-attendance-2024-12-13.csv")
-
-
-@pytest.fixture
-def office_cookie(live_server, django_user_model) -> dict:
-    """The session cookie of a staff member in the Training administrator group."""
-    user = django_user_model.objects.create_user("office", password="x", is_staff=True)
-    user.groups.add(Group.objects.get(name=roles.TRAINING_ADMINISTRATOR))
-    client = Client()
-    client.force_login(user)
-    return {"name": "sessionid", "value": client.cookies["sessionid"].value, "url": live_server.url}
 
 
 def test_an_administrator_imports_both_reports_and_completes_the_class(
@@ -52,6 +39,7 @@ def test_an_administrator_imports_both_reports_and_completes_the_class(
         expect(page.locator(".messagelist")).to_contain_text("Import applied")
         expect(page.locator("#attendance-sheet")).to_contain_text("Ben Sample")
         assert_accessible(page)
+        page.get_by_label(re.compile("All reports are imported")).check()
         page.get_by_role("button", name="Finalise this session's attendance").click()
         expect(page.locator(".messagelist")).to_contain_text("Attendance finalised")
         page.goto(f"/admin/courses/offering/{december_class.pk}/change/")

@@ -8,13 +8,10 @@ import re
 from datetime import timedelta
 
 import pytest
-from django.contrib.auth.models import Group
-from django.test import Client
 from django.utils import timezone
 from openpyxl import load_workbook
 from playwright.sync_api import expect
 
-from registrations import roles
 from registrations.models import Registration, StaffAccess
 from tests.browser.harness import (
     assert_accessible,
@@ -27,21 +24,11 @@ pytestmark = pytest.mark.browser
 S = Registration.State
 
 
-@pytest.fixture
-def trainer_cookie(live_server, django_user_model) -> dict:
-    """The session cookie of a staff member in the Training administrator group."""
-    user = django_user_model.objects.create_user("trainer", password="x", is_staff=True)
-    user.groups.add(Group.objects.get(name=roles.TRAINING_ADMINISTRATOR))
-    client = Client()
-    client.force_login(user)
-    return {"name": "sessionid", "value": client.cookies["sessionid"].value, "url": live_server.url}
-
-
-def test_an_administrator_works_from_the_dashboard(open_page, course, trainer_cookie):
+def test_an_administrator_works_from_the_dashboard(open_page, course, office_cookie):
     offering, people, _ = every_state(course, timezone.localdate() + timedelta(days=12))
     waiting = people[S.PENDING_REVIEW]
     page = open_page(None)
-    page.context.add_cookies([trainer_cookie])
+    page.context.add_cookies([office_cookie])
     page.goto("/admin/")
     dashboard = page.locator("#dashboard")
     expect(dashboard).to_be_visible()
@@ -81,7 +68,7 @@ def test_an_administrator_works_from_the_dashboard(open_page, course, trainer_co
     assert len(rows) == 1 + len(people) + 2
     with page.expect_download() as download:
         page.locator("#roster-export-csv").click()
-    with open(download.value.path(), encoding="utf-8", newline="") as file:
+    with open(download.value.path(), encoding="utf-8-sig", newline="") as file:
         csv_rows = list(csv.reader(io.StringIO(file.read())))
     assert [int(r[0]) for r in csv_rows[1:]] == [r[0] for r in rows[1:]]
     assert StaffAccess.objects.filter(action="roster_export").count() == 2
@@ -96,12 +83,12 @@ def test_an_administrator_works_from_the_dashboard(open_page, course, trainer_co
     assert_no_script_errors(page)
 
 
-def test_the_new_pages_run_under_the_policy(open_page, course, trainer_cookie):
+def test_the_new_pages_run_under_the_policy(open_page, course, office_cookie):
     """The dashboard, the roster and the sign-in sheet with the Content-Security-Policy
     enforced: their stylesheet and the print button's script load from the site."""
     offering, _, _ = every_state(course, timezone.localdate() + timedelta(days=12))
     page = open_page(None, enforce_csp=True)
-    page.context.add_cookies([trainer_cookie])
+    page.context.add_cookies([office_cookie])
     session = offering.session_list[0]
     for path in (
         "/admin/",

@@ -96,7 +96,7 @@ def test_service_rejects_overlap_and_non_consecutive_days(course):
 def test_service_rejects_part_of_day_contradicting_time_and_duplicates(course):
     with pytest.raises(ValidationError) as excinfo:
         offering_create(course=course, part_of_day="evening", times=two_day_times(date(2027, 6, 3)))
-    assert "starting at 9:00 am is a day class, not a evening class" in messages(excinfo)
+    assert "starting at 9:00 am is a day class, not an evening class" in messages(excinfo)
     make_offering(course, date(2027, 6, 3))
     with pytest.raises(ValidationError) as excinfo:
         make_offering(course, date(2027, 6, 3))

@@ -137,3 +137,34 @@ def test_an_offering_shows_only_a_web_link_to_attendees(course):
     assert offering.join_url == ""
     offering.meeting_url = "https://meet.example.org/j/1"
     assert offering.join_url == "https://meet.example.org/j/1"
+
+
+@pytest.mark.parametrize(
+    "value",
+    ["Break at 11.\nBring water.", "Tab\there", "עברית \u200f and \u2067isolated\u2069", "👩‍💻 ok"],
+)
+def test_running_text_keeps_line_breaks_tabs_marks_and_isolates(value):
+    text.running_text(value)
+
+
+@pytest.mark.parametrize(
+    ("value", "named"),
+    [
+        ("pay \u202eevil\u202c here", "RIGHT-TO-LEFT OVERRIDE (U+202E)"),
+        ("bell\x07", "U+0007"),
+        ("nul\x00", "U+0000"),
+        ("\u202aembedded", "LEFT-TO-RIGHT EMBEDDING (U+202A)"),
+    ],
+)
+def test_running_text_refuses_controls_and_bidi_overrides(value, named):
+    with pytest.raises(ValidationError) as refusal:
+        text.running_text(value)
+    assert named in refusal.value.messages[0]
+
+
+def test_a_multi_line_field_counts_a_line_break_once_as_the_browser_does():
+    field = text.MultiLineField(max_length=5)
+    assert field.clean("ab\r\ncd") == "ab\ncd"  # 5 characters, as the browser counted
+    assert field.clean("a\rb") == "a\nb"
+    with pytest.raises(ValidationError):
+        field.clean("ab\r\ncde")

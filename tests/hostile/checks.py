@@ -195,7 +195,7 @@ def check_csv(data: bytes, *, rows: int, columns: dict[str, Sequence[object]]) -
     (after spaces) with what a spreadsheet runs as a formula unless it is escaped with an
     apostrophe, every cell is one line, and each column in ``columns`` holds the values given
     (as ``safe_cell`` writes them: on one line, escaped)."""
-    table = list(csv.reader(io.StringIO(data.decode("utf-8"), newline="")))
+    table = list(csv.reader(io.StringIO(data.decode("utf-8-sig"), newline="")))
     header, *body = table
     assert len(body) == rows, table
     for row in body:

@@ -29,12 +29,14 @@ from registrations import links
 from registrations.attendance import completion
 from registrations.certificates import pdf as certificate_pdf
 from registrations.certificates import service as certificates
+from registrations.changes import transfers
 from registrations.forms import DetailsForm, RegistrationForm
 from registrations.messaging import broadcasts, notices, outbox, reminders
 from registrations.messaging.models import OutboundEmail
 from registrations.models import Broadcast, PolicyPage, Registration, RegistrationEvent
 from registrations.payments import checkout, stripe_gateway
 from registrations.payments.models import Payment, Refund
+from tests.factories import make_offering
 from tests.hostile import checks
 from tests.hostile.strategies import broadcast_text, stored, typed, url_with
 from tests.registrations.helpers import (
@@ -286,6 +288,21 @@ def _link_page(make_url: Callable[[Registration], str], state: str = "") -> Call
     return render
 
 
+def _manage_transfer(world: World) -> str:
+    """The manage page's "Change to another class" with its confirmation step open: another
+    class of the course (holding the class's typed notes and link) is offered."""
+    other = make_offering(world.course, world.offering.starts_on + timedelta(days=7))
+    Offering.objects.filter(pk=other.pk).update(
+        notes=world.offering.notes, meeting_url=world.offering.meeting_url
+    )
+    open_link(world.client, path_of(links.manage_url(world.attendee)))
+    response = world.client.get(f"{links.manage_page_path(world.attendee)}?transfer_to={other.pk}")
+    assert response.status_code == 200
+    page = response.content.decode()
+    assert "Move to this class" in page
+    return page
+
+
 def _ticket_page(world: World) -> str:
     """ "You're confirmed" (the page Stripe returns to) for the confirmed attendee: the ticket
     with the meeting link, the calendar links and the refund steps."""
@@ -410,6 +427,9 @@ EMAIL_SENDERS: dict[str, Callable[[World], None]] = {
         w.attendee, w.offering.session_list[0]
     ),
     certificates.CERTIFICATE: _certificate,
+    transfers.TRANSFERRED: lambda w: transfers.send_transferred(
+        w.attendee, previous=w.offering, key=f"transferred:{uuid.uuid4().hex}"
+    ),
 }
 EMAIL_MODELS = (Course, Offering, Registration, RegistrationEvent, Broadcast)
 
@@ -701,6 +721,9 @@ RENDERERS: list[Renderer] = [
                  *(getattr(w.attendee, f.name) for f in _typed(Registration) if not f.choices),
              ])),
     Renderer("manage page", (Course, Offering, Registration), _link_page(links.manage_url),
+             lambda w, html: checks.check_html(str(html), public=True, shown=_attendee_shown(w))),
+    Renderer("manage page: change to another class", (Course, Offering, Registration),
+             _manage_transfer,
              lambda w, html: checks.check_html(str(html), public=True, shown=_attendee_shown(w))),
     Renderer("confirmed page (ticket)", (Course, Offering, Registration), _ticket_page,
              lambda w, html: checks.check_html(str(html), public=True, shown=[w.course.title])),

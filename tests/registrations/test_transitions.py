@@ -4,6 +4,7 @@ import pytest
 from django.utils import timezone
 
 from courses.models import Offering
+from registrations import transitions
 from registrations.enums import RegistrationState
 from registrations.models import Registration, RegistrationEvent
 from registrations.transitions import TRANSITIONS, Actor, IllegalTransition, registration_transition
@@ -90,3 +91,13 @@ def test_every_edge_of_the_table(offering, from_state, to_state):
     after = Registration.objects.get(pk=registration.pk)
     assert (after.state, after.updated_at) == (from_state, before.updated_at)
     assert not RegistrationEvent.objects.filter(registration=registration).exists()
+
+
+def test_every_usual_path_follows_the_table():
+    for target, path in transitions.USUAL_PATHS.items():
+        current = Registration.State.PENDING_EMAIL
+        for step in path:
+            assert step in transitions.TRANSITIONS[current], (target, current, step)
+            current = step
+        assert current == target
+    assert set(transitions.USUAL_PATHS) == set(transitions.TRANSITIONS)

@@ -29,7 +29,7 @@ from registrations.messaging.models import OutboundEmail
 from registrations.models import Registration, RegistrationEvent
 from registrations.payments.models import Payment
 from registrations.reports.dashboard import upcoming_classes
-from registrations.transitions import Actor, registration_transition
+from registrations.transitions import USUAL_PATHS, Actor, registration_transition
 
 DEMO_DOMAIN = "demo.citreg.example"
 FIRST_NAMES = [
@@ -50,19 +50,6 @@ AGENCIES = [
 ]
 ROLES = [Role.CALL_TAKER, Role.DISPATCHER, Role.CALL_TAKER, Role.SUPERVISOR, Role.TRAINER]
 
-# The path from pending_email to each state (registrations.transitions.TRANSITIONS).
-PATHS: dict[str, list[str]] = {
-    S.PENDING_EMAIL: [],
-    S.PENDING_REVIEW: [S.PENDING_REVIEW],
-    S.ELIGIBLE: [S.ELIGIBLE],
-    S.WAITLISTED: [S.ELIGIBLE, S.WAITLISTED],
-    S.HELD: [S.ELIGIBLE, S.HELD],
-    S.PROCESSING: [S.ELIGIBLE, S.HELD, S.PROCESSING],
-    S.CONFIRMED: [S.ELIGIBLE, S.HELD, S.CONFIRMED],
-    S.REFUNDED: [S.ELIGIBLE, S.HELD, S.CONFIRMED, S.REFUNDED],
-    S.REJECTED: [S.PENDING_REVIEW, S.REJECTED],
-    S.CANCELLED: [S.ELIGIBLE, S.CANCELLED],
-}
 # What each of the three classes gets: (state, how many).
 PLAN: list[list[tuple[str, int]]] = [
     [(S.CONFIRMED, 22), (S.HELD, 2), (S.WAITLISTED, 3)],
@@ -130,7 +117,7 @@ class Command(BaseCommand):
             terms_accepted_at=now,
             time_zone=offering.time_zone,
         )
-        for step in PATHS[state]:
+        for step in USUAL_PATHS[state]:
             registration_transition(
                 registration_id=registration.pk,
                 to_state=step,

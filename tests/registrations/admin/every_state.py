@@ -9,32 +9,16 @@ from django.utils import timezone
 from registrations.messaging.models import OutboundEmail
 from registrations.models import Registration
 from registrations.payments.models import Payment
-from registrations.transitions import Actor, registration_transition
+from registrations.transitions import USUAL_PATHS, Actor, registration_transition
 from tests.factories import RegistrationFactory, make_offering
 
 S = Registration.State
 
-# The path from pending_email to each state (registrations.transitions.TRANSITIONS).
-PATHS: dict[str, list[str]] = {
-    S.PENDING_EMAIL: [],
-    S.PENDING_REVIEW: [S.PENDING_REVIEW],
-    S.ELIGIBLE: [S.ELIGIBLE],
-    S.WAITLISTED: [S.ELIGIBLE, S.WAITLISTED],
-    S.HELD: [S.ELIGIBLE, S.HELD],
-    S.PROCESSING: [S.ELIGIBLE, S.HELD, S.PROCESSING],
-    S.CONFIRMED: [S.ELIGIBLE, S.HELD, S.CONFIRMED],
-    S.COMPLETED: [S.ELIGIBLE, S.HELD, S.CONFIRMED, S.COMPLETED],
-    S.EXPIRED: [S.ELIGIBLE, S.HELD, S.EXPIRED],
-    S.REFUNDED: [S.ELIGIBLE, S.HELD, S.CONFIRMED, S.REFUNDED],
-    S.REJECTED: [S.PENDING_REVIEW, S.REJECTED],
-    S.CANCELLED: [S.ELIGIBLE, S.CANCELLED],
-}
-
 
 def in_state(offering, state: str, **fields) -> Registration:
-    """A registration of ``offering`` moved to ``state`` along ``PATHS``."""
+    """A registration of ``offering`` moved to ``state`` along ``USUAL_PATHS``."""
     registration = RegistrationFactory(offering=offering, **fields)
-    for step in PATHS[state]:
+    for step in USUAL_PATHS[state]:
         registration_transition(
             registration_id=registration.pk, to_state=step, actor=Actor.system()
         )
@@ -74,7 +58,7 @@ def every_state(course, first_day: date, *, capacity: int = 20):
     offering = make_offering(course, first_day, capacity=capacity)
     people = {
         state: in_state(offering, state, first_name=f"P-{state}", last_name=f"L-{state}")
-        for state in PATHS
+        for state in USUAL_PATHS
     }
     now = timezone.now()
     Registration.objects.filter(pk=people[S.HELD].pk).update(

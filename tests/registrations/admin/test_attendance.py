@@ -129,3 +129,18 @@ def test_names_a_participant_typed_are_shown_as_text(staff, december_class, atte
     html = admin.get(response["Location"]).content.decode()
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html and "<script>alert" not in html
     assert "=HYPERLINK(&quot;http://evil.example&quot;)" in html
+
+
+def test_finalising_asks_for_the_tick_and_then_no_report_is_taken(
+    staff, december_class, attendees, zoom_day_1
+):
+    admin = staff("office", groups=[roles.TRAINING_ADMINISTRATOR])
+    day_1 = december_class.session_list[0]
+    admin.post(sheet_url(day_1), {"action": "finalise"})
+    assert not hasattr(type(day_1).objects.get(pk=day_1.pk), "finalisation")  # not without it
+    admin.post(sheet_url(day_1), {"action": "finalise", "complete": "yes"})
+    day_1 = type(day_1).objects.get(pk=day_1.pk)
+    assert day_1.finalisation.finalised_by == admin.user
+    response = upload(admin, day_1, zoom_day_1)
+    assert "it can no longer change" in response.content.decode()
+    assert AttendanceImport.objects.count() == 0

@@ -29,7 +29,7 @@ def test_needs_attention_filter_and_csv_export(course, standin, client, admin_cl
     response = admin_client.post(
         PAYMENTS, {"action": "export_csv", "_selected_action": [payment.pk]}
     )
-    body = b"".join(response.streaming_content).decode()
+    body = b"".join(response.streaming_content).decode("utf-8-sig")
     header, row = body.strip().splitlines()
     assert header.startswith("date (UTC),registration,attendee,agency")
     assert ",250.00,USD,0.00," in row and payment.stripe_payment_intent_id in row

@@ -9,12 +9,15 @@ import io
 
 import pytest
 from django.contrib.auth.models import Permission
+from django.forms import modelform_factory
 from django.test import Client
 from django.utils import timezone
 
 from courses.models import Offering
 from registrations import roles
+from registrations.admin.registrations import RegistrationAdminForm
 from registrations.models import AgencyDomain, Broadcast, Registration, StaffAccess
+from tests.factories import registration_in
 from tests.registrations.helpers import open_offering
 from tests.registrations.stripe_helpers import eligible
 
@@ -119,7 +122,9 @@ def test_a_reviewer_approves_and_rejects_from_both_lists(staff, offering, url):
 def test_each_group_has_the_actions_of_its_row(staff, offering):
     the_person(offering)
     admin = staff("trainer", groups=[roles.TRAINING_ADMINISTRATOR])
-    assert action_choices(admin, LIST) == set(ACTIONS)
+    # Transferring needs change on registrations, on the registration list only
+    # (tests/registrations/changes/test_transfer_pages.py).
+    assert action_choices(admin, LIST) == {*ACTIONS, "transfer_to_another_class"}
     finance = staff("finance", groups=[roles.FINANCE])
     assert action_choices(finance, LIST) == {
         "cancel_and_refund", "refund_only", "export_roster", "export_roster_xlsx",
@@ -255,7 +260,7 @@ def test_viewing_accessibility_needs_is_recorded(staff, offering):
 
 
 def roster(response) -> list[list[str]]:
-    return list(csv.reader(io.StringIO(b"".join(response.streaming_content).decode())))
+    return list(csv.reader(io.StringIO(b"".join(response.streaming_content).decode("utf-8-sig"))))
 
 
 @pytest.mark.django_db
@@ -370,3 +375,14 @@ def test_admin_refuses_an_email_clash(admin_client, offering):
     assert "Another active registration for this class already uses this email." in (
         response.content.decode()
     )
+
+
+@pytest.mark.django_db
+def test_staff_corrections_store_addresses_in_their_normal_form(course):
+    registration = registration_in(Registration.State.CONFIRMED, open_offering(course))
+    form_class = modelform_factory(Registration, form=RegistrationAdminForm, fields=["email"])
+    form = form_class({"email": "  ANA.RUIZ@Denver911.GOV  "}, instance=registration)
+    assert form.is_valid(), form.errors
+    assert form.cleaned_data["email"] == "ANA.RUIZ@denver911.gov"  # the domain normalised
+    refused = form_class({"email": "ana@denver911.gov\u200b"}, instance=registration)
+    assert not refused.is_valid() and "invisible" in str(refused.errors)

@@ -59,6 +59,12 @@ def test_the_course_form_takes_dollars(admin_client, course):
     response = admin_client.post(f"/admin/courses/course/{course.pk}/change/", data)
     assert response.status_code == 302, response.context["adminform"].form.errors
     assert Course.objects.get(pk=course.pk).tuition_cents == 19950
+    for free in ("0", "0.49"):  # below Stripe's smallest card payment: refused, kept as typed
+        data["tuition"] = free
+        response = admin_client.post(f"/admin/courses/course/{course.pk}/change/", data)
+        assert response.status_code == 200
+        assert "greater than or equal to 0.5" in response.content.decode()
+    assert Course.objects.get(pk=course.pk).tuition_cents == 19950
 
 
 def test_a_session_is_typed_as_a_date_and_a_start_time(admin_client, course):

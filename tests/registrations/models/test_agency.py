@@ -34,6 +34,11 @@ def test_domains_are_stored_as_idna_whatever_form_staff_type():
         ("\u0261mail.com", "looks like gmail.com"),  # LATIN SMALL LETTER SCRIPT G
         ("GMail.com", "webmail domain"),
         ("denver911", "not a domain name"),
+        ("a..b", "not a domain name"),
+        ("-denver911.gov", "not a domain name"),
+        ("denver_911.gov", "not a domain name"),
+        ("https://denver911.gov/", "not a web address"),
+        ("denver911.gov/psap", "not a web address"),
     ],
 )
 def test_look_alikes_webmail_and_non_domains_cannot_be_listed(agency, typed, message):
@@ -58,3 +63,9 @@ def test_email_domain_is_normalised_and_empty_when_untrustworthy():
     assert email_domain("ana@denver911.g\u043ev") == ""
     assert email_domain("ana@denver911.gov\u200b") == ""
     assert email_domain("no address") == ""
+
+
+def test_an_empty_domain_is_one_error_the_required_one(db):
+    with pytest.raises(ValidationError) as refusal:
+        AgencyDomain(domain="", agency_name="Denver").full_clean()
+    assert refusal.value.message_dict == {"domain": ["This field cannot be blank."]}

@@ -14,6 +14,7 @@ from registrations.models import Registration
 from registrations.payments import checkout
 from registrations.payments.models import Payment
 from registrations.seats import booking, queries
+from tests.factories import registration_in
 from tests.registrations.helpers import open_offering
 from tests.registrations.stripe_helpers import eligible
 
@@ -95,3 +96,21 @@ def test_expired_hold_offers_the_seat_to_the_waitlist_head_one_per_seat(course, 
     assert second.state == S.HELD and second.hold_is_offer
     lapsed = [m for m in mail.outbox if "first@" in m.to[0] and "offer ended" in m.subject]
     assert lapsed
+
+
+def test_raising_the_capacity_offers_the_new_seats_to_the_waitlist_in_order(course):
+    offering = open_offering(course)
+    offering.capacity = 1
+    offering.save()
+    registration_in(S.CONFIRMED, offering)
+    waiting = [
+        booking.join_waitlist(eligible(offering, email=f"w{n}@denver911.example.gov"))
+        for n in range(3)
+    ]
+    offering.capacity = 3  # staff raised it (the admin, an import: any save)
+    offering.save()
+    states = [Registration.objects.get(pk=r.pk).state for r in waiting]
+    assert states == [S.HELD, S.HELD, S.WAITLISTED]
+    assert sum("A seat is free for you" in m.subject for m in mail.outbox) == 2
+    offering.save()  # saving again offers nothing more
+    assert Registration.objects.get(pk=waiting[2].pk).state == S.WAITLISTED
