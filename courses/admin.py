@@ -24,7 +24,7 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import models
 from django.db.models import Case, F, ForeignKey, Max, Min, QuerySet, Value, When
 from django.forms.models import BaseInlineFormSet
-from django.http import Http404, HttpRequest
+from django.http import Http404, HttpRequest, HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import reverse
 from django.utils import timezone
@@ -36,6 +36,7 @@ from .models import ALL_CLASSES, MIN_TUITION_CENTS, Course, Offering, Session, v
 from .scheduling import (
     SessionTimes,
     check_session_times,
+    offering_duplicate,
     offering_schedule_changed,
     registration_closes_at,
     session_times,
@@ -77,12 +78,38 @@ class SingleLineFieldsAdmin:
             and isinstance(db_field, models.ForeignKey)
             and db_field.related_model is Offering
         ):
-            field.queryset = upcoming_first(field.queryset)  # class pickers: upcoming first
+            field.queryset = upcoming_first(self._picker_classes(db_field, request, field.queryset))
         if isinstance(db_field, models.DateTimeField) and field is not None:
             zone = ZoneInfo(settings.TIME_ZONE)
             note = f"Mountain Time ({zone_label(zone)})."
             field.help_text = f"{field.help_text} {note}".strip() if field.help_text else note
         return field
+
+    def _picker_classes(
+        self, db_field: models.ForeignKey, request: HttpRequest, queryset: QuerySet[Offering]
+    ) -> QuerySet[Offering]:
+        """A class picker's classes: those not over for more than ``RECENT_CLASSES``, plus the
+        one the object already points at and one the page was opened with (``?offering=``),
+        so an old record still saves; every class with ``?older_classes=1``."""
+        if request.GET.get(OLDER_CLASSES):
+            return queryset
+        keep: set[object] = set()
+        object_id = getattr(request.resolver_match, "kwargs", {}).get("object_id")
+        if object_id and str(object_id).isdigit():
+            model = db_field.model
+            keep.update(
+                model._default_manager.filter(pk=object_id).values_list(db_field.attname, flat=True)
+            )
+        typed = request.GET.get(db_field.name, "")
+        if typed.isdigit():
+            keep.add(int(typed))
+        keep.discard(None)
+        recent = recent_or_upcoming(queryset)
+        return (recent | queryset.filter(pk__in=keep)) if keep else recent
+
+
+# Add to an admin page's address to list older classes in its class pickers too.
+OLDER_CLASSES = "older_classes"
 
 
 class HistoryAdmin(SingleLineFieldsAdmin, SimpleHistoryAdmin):
@@ -517,8 +544,52 @@ class ChangePreview(Exception):  # noqa: N818 -- a control-flow signal, not an e
         self.context = context
 
 
+class DuplicateForm(forms.Form):
+    """The first day of the copy (in the class's zone)."""
+
+    first_day = forms.DateField(
+        label="First day of the new class",
+        widget=forms.DateInput(attrs={"type": "date"}),
+        help_text="The sessions keep their Mountain Time hours and their days apart.",
+    )
+
+
 @admin.register(Offering)
 class OfferingAdmin(HistoryAdmin):
+    actions = ["duplicate_to_a_new_date"]
+
+    @admin.action(description="Duplicate to a new date…", permissions=["add"])
+    def duplicate_to_a_new_date(self, request: HttpRequest, queryset: QuerySet[Offering]):
+        """Copy one class to a new first day (``scheduling.offering_duplicate``): a draft with
+        the same hours, capacity and notes, opened for editing."""
+        if queryset.count() != 1:
+            self.message_user(request, "Select one class to duplicate.", level="error")
+            return None
+        offering = queryset.get()
+        form = DuplicateForm(request.POST if "first_day" in request.POST else None)
+        if form.is_valid():
+            try:
+                copy = offering_duplicate(offering, form.cleaned_data["first_day"])
+            except ValidationError as error:
+                form.add_error("first_day", error)
+            else:
+                self.message_user(request, f"Duplicated as a draft: {copy}. Publish it when ready.")
+                return HttpResponseRedirect(
+                    reverse("admin:courses_offering_change", args=[copy.pk])
+                )
+        return TemplateResponse(
+            request,
+            "admin/courses/offering_duplicate.html",
+            {
+                **self.admin_site.each_context(request),
+                "title": f"Duplicate {offering}",
+                "offering": offering,
+                "form": form,
+                "opts": self.model._meta,
+                "action_checkbox_name": admin.helpers.ACTION_CHECKBOX_NAME,
+            },
+        )
+
     list_display = [
         "__str__",
         "first_session",

@@ -103,3 +103,18 @@ def test_the_offerings_list_counts_seats_confirmed_and_waitlist(admin_client, co
     assert '<td class="field-seats">3 / 5</td>' in row
     assert '<td class="field-confirmed_count">2</td>' in row
     assert '<td class="field-waitlist_count">1</td>' in row
+
+
+@pytest.mark.django_db
+def test_duplicating_a_class_from_the_admin(admin_client, course):
+    source = make_offering(course, date(2027, 3, 4), evening=True)
+    action = {"action": "duplicate_to_a_new_date", "_selected_action": [source.pk]}
+    page = admin_client.post(OFFERINGS, action)
+    assert page.status_code == 200 and "First day of the new class" in page.content.decode()
+    taken = admin_client.post(OFFERINGS, {**action, "first_day": "2027-03-04"})
+    assert taken.status_code == 200 and "already" in taken.content.decode()  # its own day
+    done = admin_client.post(OFFERINGS, {**action, "first_day": "2027-03-18"})
+    copy = Offering.objects.exclude(pk=source.pk).get()
+    assert done["Location"] == f"{OFFERINGS}{copy.pk}/change/"
+    assert copy.status == Offering.Status.DRAFT
+    assert [s.starts_at.astimezone(source.zone).hour for s in copy.session_list] == [16, 16]

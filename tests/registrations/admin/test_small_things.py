@@ -153,11 +153,17 @@ def test_class_filters_and_pickers_list_upcoming_first(admin_client, classes):
     assert old == -1 and 0 < soon < later < recent
     html = admin_client.get("/admin/registrations/registration/?classes=all").content.decode()
     assert positions(html, [classes["old"]], link)[0] > 0
-    add = admin_client.get("/admin/registrations/broadcast/add/")
-    choices = [pk for pk, _ in add.context["adminform"].form.fields["offering"].choices if pk]
-    assert [int(str(pk)) for pk in choices] == [
-        classes[k].pk for k in ("soon", "later", "recent", "old")
-    ]
+
+    def picker(url: str) -> list[int]:
+        form = admin_client.get(url).context["adminform"].form
+        return [int(str(pk)) for pk, _ in form.fields["offering"].choices if pk]
+
+    add = "/admin/registrations/broadcast/add/"
+    upcoming = [classes[k].pk for k in ("soon", "later", "recent")]
+    assert picker(add) == upcoming  # the class that ended long ago is left out...
+    old = classes["old"].pk
+    assert picker(f"{add}?older_classes=1") == [*upcoming, old]  # ...unless asked
+    assert picker(f"{add}?offering={old}") == [*upcoming, old]  # or opened from it
 
 
 def test_lists_show_times_with_their_zone_and_scroll_with_the_keyboard(admin_client, offering):
