@@ -8,7 +8,10 @@ and a late payment flagged for staff. Confirmed places have a paid $250 payment.
 the training office is recorded as failed. Every state change goes through
 ``registration_transition``, so each registration's history is as the services write it.
 
-Idempotent: does nothing when demo registrations exist (their course emails end in
+The demo agencies' domains (e.g. ``denver911.example.gov``) are listed as known agency domains,
+so registering with a work email there confirms eligibility at once.
+
+Idempotent: adds nothing when demo registrations exist (their course emails end in
 ``@demo.citreg.example``). Sends no email.
 """
 
@@ -26,7 +29,7 @@ from registrations.enums import RegistrationState as S
 from registrations.enums import Role
 from registrations.messaging import notices
 from registrations.messaging.models import OutboundEmail
-from registrations.models import Registration, RegistrationEvent
+from registrations.models import AgencyDomain, Registration, RegistrationEvent
 from registrations.payments.models import Payment
 from registrations.reports.dashboard import upcoming_classes
 from registrations.transitions import USUAL_PATHS, Actor, registration_transition
@@ -68,6 +71,8 @@ class Command(BaseCommand):
     help = "Add made-up registrations to the first upcoming classes (local development only)."
 
     def handle(self, *args: object, **options: object) -> None:
+        for agency, _, _, domain in AGENCIES:  # known agency domains: the instant path works
+            AgencyDomain.objects.get_or_create(domain=domain, defaults={"agency_name": agency})
         if Registration.objects.filter(email__endswith=f"@{DEMO_DOMAIN}").exists():
             self.stdout.write("Demo registrations exist already; nothing added.")
             return

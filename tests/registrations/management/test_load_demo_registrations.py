@@ -6,7 +6,8 @@ import io
 import pytest
 from django.core.management import call_command
 
-from registrations.models import Registration
+from registrations import eligibility
+from registrations.models import AgencyDomain, Registration
 from registrations.reports.dashboard import dashboard
 
 
@@ -23,3 +24,6 @@ def test_demo_registrations_fill_the_dashboard_once(course, schedule_2027):
     call_command("load_demo_registrations", stdout=out)
     assert "nothing added" in out.getvalue()
     assert Registration.objects.count() == 45
+    # The demo agencies are known: a work email there is eligible at once.
+    assert AgencyDomain.objects.count() == 5
+    assert eligibility.known_agency("ana@denver911.example.gov") is not None
