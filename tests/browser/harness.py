@@ -121,6 +121,9 @@ def new_page(
         locale=locale,
         java_script_enabled=javascript,
         bypass_csp=not enforce_csp,
+        # No transitions (Bootstrap honours it): axe measures settled colours, never a button
+        # halfway through its hover or focus transition.
+        reduced_motion="reduce",
     )
     context.set_default_timeout(timeout_ms)
     page = context.new_page()
