@@ -121,17 +121,29 @@ def session_finalise(session: Session, *, user: User) -> dict[str, list[int]]:
         if not created:
             return outcome
         sessions = list(session.offering.sessions.select_related("offering__course"))
-        finalised = {
-            s.pk for s in sessions if SessionFinalisation.objects.filter(session=s).exists()
+        finalised = set(
+            SessionFinalisation.objects.filter(session__in=sessions).values_list(
+                "session_id", flat=True
+            )
+        )
+        minimum = {s.pk: minimum_minutes(s) for s in sessions}
+        rows = {
+            (row.registration_id, row.session_id): row
+            for row in SessionAttendance.objects.filter(session__in=sessions)
         }
+
+        def was_there(registration_id: int, one: Session) -> bool:
+            row = rows.get((registration_id, one.pk))
+            return row is not None and row.attended(minimum[one.pk])
+
         for registration in attendees(session).select_related("offering__course"):
-            if not attended(registration.pk, session):
+            if not was_there(registration.pk, session):
                 send_attendance_short(registration, session)
                 outcome["short"].append(registration.pk)
                 continue
             if registration.state != S.CONFIRMED or len(finalised) < len(sessions):
                 continue
-            if all(attended(registration.pk, s) for s in sessions):
+            if all(was_there(registration.pk, s) for s in sessions):
                 registration_transition(
                     registration_id=registration.pk,
                     to_state=S.COMPLETED,

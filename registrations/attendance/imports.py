@@ -177,22 +177,27 @@ def recompute(session: Session, registration_ids: Iterable[int], *, user: User, 
     import places gets ``None`` (no report says anything). Records ``why`` and ``user`` in each
     changed row's history. Returns how many rows changed."""
     changed = 0
-    applied = ImportedParticipant.objects.filter(
+    wanted = sorted(set(registration_ids))
+    intervals: dict[int, list[list[str]]] = {}
+    for registration_id, pairs in ImportedParticipant.objects.filter(
         attendance_import__session=session,
         attendance_import__status=AttendanceImport.Status.APPLIED,
         outcome__in=ImportedParticipant.MATCHED,
-    )
-    for registration_id in sorted(set(registration_ids)):
-        found = [p.intervals for p in applied.filter(registration_id=registration_id)]
-        minutes: Decimal | None = None
-        if found:
-            pairs = _intervals(pair for intervals in found for pair in intervals)
-            minutes = attended_minutes(pairs, session.starts_at, session.ends_at)
-        row = (
-            SessionAttendance.objects.select_for_update()
-            .filter(registration_id=registration_id, session=session)
-            .first()
+        registration_id__in=wanted,
+    ).values_list("registration_id", "intervals"):
+        intervals.setdefault(registration_id, []).extend(pairs)
+    rows = {
+        row.registration_id: row
+        for row in SessionAttendance.objects.select_for_update().filter(
+            session=session, registration_id__in=wanted
         )
+    }
+    for registration_id in wanted:
+        minutes: Decimal | None = None
+        if registration_id in intervals:
+            pairs = _intervals(intervals[registration_id])
+            minutes = attended_minutes(pairs, session.starts_at, session.ends_at)
+        row = rows.get(registration_id)
         if row is None:
             row = SessionAttendance(registration_id=registration_id, session=session)
         elif row.minutes == minutes:
