@@ -112,6 +112,11 @@ class Course(models.Model):
         help_text="Fee for an attendee's move to another class, in cents (0: none). Staff "
         "moves are free.",
     )
+    go_no_go_days = models.PositiveSmallIntegerField(
+        default=21,
+        help_text="Days before the first session on which staff decide whether a class with a "
+        "minimum enrolment runs (its go/no-go date, unless the class sets its own).",
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -217,6 +222,38 @@ class Offering(models.Model):
         related_name="taught_offerings",
         help_text="Staff in the Instructor group who teach this class: they see only the classes "
         "they are assigned to, and are named on its certificates.",
+    )
+    minimum_attendees = models.PositiveSmallIntegerField(
+        null=True,
+        blank=True,
+        help_text="Confirmed attendees the class needs to run; blank: no minimum.",
+    )
+    go_no_go_on = models.DateField(
+        "go/no-go date",
+        null=True,
+        blank=True,
+        help_text="The day staff confirm or cancel a class with a minimum (in the class's "
+        "zone); blank: the course's go/no-go days before the first session.",
+    )
+    run_confirmed_at = models.DateTimeField(
+        null=True,
+        blank=True,
+        editable=False,
+        help_text="When staff confirmed that the class runs (its minimum no longer matters).",
+    )
+    run_confirmed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        editable=False,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
+    go_no_go_prompted_at = models.DateTimeField(
+        null=True,
+        blank=True,
+        editable=False,
+        help_text="When staff were asked to confirm or cancel the class (once).",
     )
     schedule_version = models.PositiveIntegerField(
         default=0,

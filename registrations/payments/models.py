@@ -59,7 +59,21 @@ class Payment(models.Model):
     registration = models.ForeignKey(
         "registrations.Registration", on_delete=models.PROTECT, related_name="payments"
     )
+    class Purpose(models.TextChoices):
+        TUITION = "tuition", "Tuition"
+        TRANSFER_FEE = "transfer_fee", "Transfer fee"
+
     status = models.CharField(max_length=12, choices=Status.choices, default=Status.CREATING)
+    purpose = models.CharField(max_length=12, choices=Purpose.choices, default=Purpose.TUITION)
+    transfer_to = models.ForeignKey(
+        "courses.Offering",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+        help_text="For a transfer fee: the class the registration moves to once it is paid; "
+        "the open checkout holds a seat there until it expires.",
+    )
     amount_cents = models.PositiveIntegerField()
     currency = models.CharField(max_length=3, default="usd")
     idempotency_key = models.CharField(max_length=100, unique=True)
@@ -90,6 +104,11 @@ class Payment(models.Model):
                 fields=["registration"],
                 condition=Q(status__in=OPEN_CHECKOUT_STATUSES),
                 name="payment_one_open_checkout_per_registration",
+            ),
+            models.CheckConstraint(
+                condition=Q(purpose="tuition", transfer_to__isnull=True)
+                | Q(purpose="transfer_fee", transfer_to__isnull=False),
+                name="payment_transfer_fee_names_its_class",
             ),
         ]
 
