@@ -77,12 +77,19 @@ def transfers_left(registration: Registration) -> int:
     return max(registration.offering.course.transfer_limit - transfers_made(registration), 0)
 
 
+def rules_waived(registration: Registration) -> bool:
+    """True when the deadline, the limit and the fee do not apply to the attendee: their class
+    was cancelled, so a move is offered instead of (or before) a full refund."""
+    return registration.offering.status == Offering.Status.CANCELLED
+
+
 def registration_refusal(registration: Registration, *, by_staff: bool, now: datetime) -> str:
     """Why this registration cannot move to any class now, in words ("" when it may): not
-    confirmed; for the attendee also a transfer fee, the deadline passed or the limit used."""
+    confirmed; for the attendee also a transfer fee, the deadline passed or the limit used, unless
+    their class was cancelled (``rules_waived``)."""
     if registration.state != S.CONFIRMED:
         return "Only a confirmed place can move to another class."
-    if by_staff:
+    if by_staff or rules_waived(registration):
         return ""
     course = registration.offering.course
     contact = course.contact_email or settings.TRAINING_ADMIN_EMAIL
@@ -232,9 +239,11 @@ def transfer(
         refusal = transfer_refusal(registration, target, by_staff=by_staff, now=now)
         if refusal:
             raise TransferRefused(refusal)
+        waived = rules_waived(registration)
         registration.offering = target
         registration.save(update_fields=["offering", "updated_at"])
         record = Transfer.objects.create(
+            rules_waived=waived,
             registration=registration,
             from_offering=previous,
             to_offering=target,
