@@ -533,12 +533,13 @@ def register_offering_counts(
 
 # Actions on the offerings list added by the app that knows registrations (cancel a class,
 # confirm it runs, set the meeting link): ``register_offering_action``.
-OFFERING_ACTIONS: list[Callable] = []
+OFFERING_ACTIONS: list[Callable | str] = ["duplicate_to_a_new_date"]
 
 
 def register_offering_action(action: Callable) -> Callable:
-    """Offer ``action(modeladmin, request, queryset)`` (decorated with ``admin.action``) on the
-    offerings list, once per function. Returns it, so it can be used as a decorator."""
+    """Offer ``action(modeladmin, request, queryset)`` (decorated with ``admin.action``, whose
+    ``permissions`` Django checks) on the offerings list, once per function. Returns it, so it
+    can be used as a decorator."""
     if action not in OFFERING_ACTIONS:
         OFFERING_ACTIONS.append(action)
     return action
@@ -569,18 +570,8 @@ class DuplicateForm(forms.Form):
 
 @admin.register(Offering)
 class OfferingAdmin(HistoryAdmin):
-    actions = ["duplicate_to_a_new_date"]
-
-    def get_actions(self, request: HttpRequest) -> dict:
-        """The list's own actions and the registered ones (``register_offering_action``), each
-        offered only to staff with the permissions it names."""
-        actions = super().get_actions(request)
-        for action in OFFERING_ACTIONS:
-            permissions = getattr(action, "allowed_permissions", ())
-            if all(getattr(self, f"has_{p}_permission")(request) for p in permissions):
-                description = getattr(action, "short_description", action.__name__)
-                actions[action.__name__] = (action, action.__name__, description)
-        return actions
+    # The same list object: actions registered later (``register_offering_action``) are offered.
+    actions = OFFERING_ACTIONS
 
     @admin.action(description="Duplicate to a new date…", permissions=["add"])
     def duplicate_to_a_new_date(self, request: HttpRequest, queryset: QuerySet[Offering]):
