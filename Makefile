@@ -135,6 +135,7 @@ run: export STRIPE_STANDIN_PORT ?= 12111
 
 run: demo-data
 	$(PY) manage.py collectstatic --no-input --verbosity 0
+	$(PY) devtools/seed_demo_payments.py
 	@echo "Serving http://127.0.0.1:$(CITREG_PORT) — stop everything with Ctrl-C"
 	@# Ports, the broker (a running Redis, else the filesystem) and Stripe (the local stand-in
 	@# unless STRIPE_SECRET_KEY is set): devtools/run_env.py. Each process restarts when it dies

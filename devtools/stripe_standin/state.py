@@ -134,6 +134,66 @@ class Store:
             # Idempotency-Key -> saved request and response, see server.py
             self.idempotency: dict[str, Obj] = {}
 
+    def _paid_intent(
+        self, *, amount: int, currency: str, email: str | None, extra: Obj, delayed: bool
+    ) -> Obj:
+        """Store a PaymentIntent for ``amount`` (cents) with its charge: succeeded, or
+        processing for a delayed method. Call with the lock held."""
+        now = self.clock.now()
+        intent = {
+            "id": new_id("pi"),
+            "object": "payment_intent",
+            "amount": amount,
+            "amount_received": 0 if delayed else amount,
+            "created": now,
+            "currency": currency,
+            "description": extra["description"],
+            "last_payment_error": None,
+            "latest_charge": None,
+            "livemode": False,
+            "metadata": extra["metadata"],
+            "payment_method_types": ["us_bank_account" if delayed else "card"],
+            "receipt_email": email,
+            "status": "processing" if delayed else "succeeded",
+        }
+        charge = {
+            "id": new_id("ch"),
+            "object": "charge",
+            "amount": amount,
+            "amount_captured": 0 if delayed else amount,
+            "amount_refunded": 0,
+            "billing_details": {"email": email},
+            "captured": not delayed,
+            "created": now,
+            "currency": currency,
+            "description": intent["description"],
+            "disputed": False,
+            "livemode": False,
+            "metadata": {},
+            "paid": not delayed,
+            "payment_intent": intent["id"],
+            "payment_method_details": {"type": intent["payment_method_types"][0]},
+            "refunded": False,
+            "status": "pending" if delayed else "succeeded",
+        }
+        intent["latest_charge"] = charge["id"]
+        self.payment_intents[intent["id"]] = intent
+        self.charges[charge["id"]] = charge
+        return intent
+
+    def record_payment(
+        self, *, amount: int, currency: str, email: str, description: str, metadata: Obj
+    ) -> str:
+        """A card payment of ``amount`` cents made earlier, without a session the stand-in
+        saw (``devtools/seed_demo_payments.py`` gives the demo's paid registrations one, so they
+        can be refunded). Emits no event. Returns the PaymentIntent's id."""
+        with self.lock:
+            extra = {"metadata": dict(metadata), "description": description}
+            intent = self._paid_intent(
+                amount=amount, currency=currency, email=email, extra=extra, delayed=False
+            )
+            return str(intent["id"])
+
     # ----------------------------------------------------------------- events
 
     def emit(
@@ -497,7 +557,6 @@ class Store:
             self.expire_due()
             if session["status"] != "open":
                 raise StripeError(400, f"This Checkout Session is {session['status']}.")
-            now = self.clock.now()
             session["customer_details"] = {
                 "address": None,
                 "email": session["customer_email"] or email,
@@ -514,45 +573,13 @@ class Store:
                 return copy.deepcopy(session)
             delayed = method == "delayed"
             extra = self._intent_data.get(session_id, {"metadata": {}, "description": None})
-            intent = {
-                "id": new_id("pi"),
-                "object": "payment_intent",
-                "amount": session["amount_total"],
-                "amount_received": 0 if delayed else session["amount_total"],
-                "created": now,
-                "currency": session["currency"],
-                "description": extra["description"],
-                "last_payment_error": None,
-                "latest_charge": None,
-                "livemode": False,
-                "metadata": extra["metadata"],
-                "payment_method_types": ["us_bank_account" if delayed else "card"],
-                "receipt_email": session["customer_details"]["email"],
-                "status": "processing" if delayed else "succeeded",
-            }
-            charge = {
-                "id": new_id("ch"),
-                "object": "charge",
-                "amount": intent["amount"],
-                "amount_captured": 0 if delayed else intent["amount"],
-                "amount_refunded": 0,
-                "billing_details": {"email": session["customer_details"]["email"]},
-                "captured": not delayed,
-                "created": now,
-                "currency": intent["currency"],
-                "description": intent["description"],
-                "disputed": False,
-                "livemode": False,
-                "metadata": {},
-                "paid": not delayed,
-                "payment_intent": intent["id"],
-                "payment_method_details": {"type": intent["payment_method_types"][0]},
-                "refunded": False,
-                "status": "pending" if delayed else "succeeded",
-            }
-            intent["latest_charge"] = charge["id"]
-            self.payment_intents[intent["id"]] = intent
-            self.charges[charge["id"]] = charge
+            intent = self._paid_intent(
+                amount=session["amount_total"],
+                currency=session["currency"],
+                email=session["customer_details"]["email"],
+                extra=extra,
+                delayed=delayed,
+            )
             session["payment_intent"] = intent["id"]
             session["payment_status"] = "unpaid" if delayed else "paid"
             self.emit("checkout.session.completed", session)
