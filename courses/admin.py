@@ -268,8 +268,9 @@ class OfferingAdminForm(forms.ModelForm):
             ).count()
             if active:
                 raise ValidationError(
-                    f"This class has {active} active registration(s). Cancel or refund them "
-                    "(Registrations → select → Cancel and refund) before cancelling the class."
+                    f"This class has {active} active registration(s). Use the action “Cancel "
+                    "this class…” on the class list: it tells, refunds or moves every "
+                    "registrant."
                 )
         return status
 
@@ -632,6 +633,8 @@ class OfferingAdmin(HistoryAdmin):
         "registration_opens_at",
         "registration_closes_at",
         "closes_rule",
+        "minimum_attendees",
+        "go_no_go_on",
         "meeting_url",
         "notes",
         "instructors",

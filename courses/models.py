@@ -5,7 +5,7 @@ span rows (an offering's sessions: count, length, consecutive days, no overlap) 
 ``courses.scheduling``, which every write path (import, admin) goes through.
 """
 
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo, available_timezones
 
 from django.conf import settings
@@ -311,6 +311,38 @@ class Offering(models.Model):
         a web link, else "" (rows stored before validation, imports: ``courses.text.web_link``).
         Every renderer of the link uses this, never ``meeting_url``."""
         return web_link(self.meeting_url)
+
+    @property
+    def go_no_go_date(self) -> date:
+        """The day staff decide whether the class runs, in the class's zone: ``go_no_go_on``
+        when set, else the course's ``go_no_go_days`` before the first session's date
+        (``starts_on``). Matters only for a class with ``minimum_attendees``."""
+        if self.go_no_go_on is not None:
+            return self.go_no_go_on
+        return self.starts_on - timedelta(days=self.course.go_no_go_days)
+
+    @property
+    def awaits_go_no_go(self) -> bool:
+        """True for a class with a minimum that staff have not confirmed to run and that is
+        not cancelled (its attendees are told it may not run)."""
+        return (
+            self.minimum_attendees is not None
+            and self.run_confirmed_at is None
+            and self.status != self.Status.CANCELLED
+        )
+
+    def clean(self) -> None:
+        """A go/no-go date falls before the first session (both dates in the class's zone).
+
+        Raises: ValidationError on ``go_no_go_on``."""
+        super().clean()
+        if self.go_no_go_on is not None and self.starts_on and self.go_no_go_on >= self.starts_on:
+            raise ValidationError(
+                {
+                    "go_no_go_on": "The go/no-go date must fall before the first session "
+                    f"({self.starts_on:%B %-d, %Y})."
+                }
+            )
 
     @property
     def seats_left(self) -> int | None:

@@ -18,6 +18,9 @@ REGISTERING_MODULES = (
     "registrations.seats.queries",
     "registrations.seats.booking",  # offers seats freed by a class's change (post_save)
     "registrations.changes.transfers",  # the "transferred" email
+    "registrations.changes.substitutions",  # the colleague's invitation and the notices
+    "registrations.changes.class_cancellation",  # the "class_cancelled" email
+    "registrations.changes.enrolment",  # the staff's go/no-go prompt
     "registrations.roles",  # the staff groups, kept in step with the table by post_migrate
 )
 

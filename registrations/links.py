@@ -16,7 +16,7 @@ opens only the pages of its own purpose, so a supervisor's grant never opens the
 
 import time
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.contrib.sessions.backends.base import SessionBase
@@ -92,8 +92,9 @@ def _make(purpose: str, registration: Registration, address: str = "", **extra: 
 
 
 def _read(purpose: str, token: str) -> tuple[dict, float]:
-    """The verified payload of ``token`` and when it expires (Unix seconds)."""
-    max_age = _MAX_AGE[purpose]
+    """The verified payload of ``token`` and when it expires (Unix seconds): a purpose without
+    a maximum age (the manage link, object links) carries its own ``until``."""
+    max_age = _MAX_AGE.get(purpose)
     try:
         payload = signing.loads(token, salt=purpose, max_age=max_age)
         if max_age is None:
@@ -242,3 +243,68 @@ def read_grant(session: SessionBase, purpose: str, registration_id: int) -> Link
     if until < time.time():
         raise LinkError("The link you opened for this page has expired.", expired=True)
     return _target(purpose, registration_id, entry.get("a", ""), until)
+
+
+# Links to one object that is not a registration (a cancelled class's choice, a colleague's
+# substitution). The module that owns the object names the purpose (the salt, which also keys
+# the grants), the address the link is for and when it expires; signing, the address
+# fingerprint and the grants are the ones above.
+
+
+@dataclass(frozen=True)
+class ObjectLink:
+    """What a valid object link or its grant holds: the object's primary key, the fingerprint
+    of the address it was made for, and when it stops working (Unix seconds)."""
+
+    pk: int
+    fingerprint: str
+    expires_at: float
+
+    def made_for(self, address: str) -> bool:
+        """True when the link was made for ``address`` (compared ignoring case)."""
+        return bool(self.fingerprint) and self.fingerprint == _fingerprint(address)
+
+
+def object_url(url_name: str, purpose: str, pk: int, address: str, until: datetime) -> str:
+    """Absolute URL (the view ``url_name`` taking ``token``) of a link of ``purpose`` to object
+    ``pk``, for ``address``, valid until ``until`` (aware)."""
+    token = signing.dumps(
+        {"o": pk, "a": _fingerprint(address), "until": int(until.timestamp())}, salt=purpose
+    )
+    return _absolute(url_name, token)
+
+
+def read_object_link(purpose: str, token: str) -> ObjectLink:
+    """Check a token made by ``object_url`` for ``purpose``; the owner then checks the object
+    exists and ``made_for`` its current address.
+
+    Raises: LinkError — tampered, made for another purpose, or expired.
+    """
+    payload, expires_at = _read(purpose, token)
+    return ObjectLink(int(payload.get("o") or 0), str(payload.get("a", "")), expires_at)
+
+
+def grant_object(session: SessionBase, purpose: str, link: ObjectLink) -> None:
+    """Record in the browser's session that it opened ``link`` (as ``grant`` does for a
+    registration's link: the session key is renewed, expired grants are dropped)."""
+    now = time.time()
+    grants = {key: value for key, value in _grants(session).items() if value["until"] >= now}
+    grants[f"{purpose}:{link.pk}"] = {"a": link.fingerprint, "until": int(link.expires_at)}
+    session.cycle_key()
+    session[GRANTS_SESSION_KEY] = grants
+
+
+def read_object_grant(session: SessionBase, purpose: str, pk: int) -> ObjectLink:
+    """The grant this session holds for object ``pk`` of ``purpose``.
+
+    Raises: NoGrant — none; LinkError — it expired.
+    """
+    entry = _grants(session).get(f"{purpose}:{pk}")
+    if not isinstance(entry, dict):
+        raise NoGrant(
+            "This page opens only in the browser where you opened the link from your email."
+        )
+    until = float(entry.get("until", 0))
+    if until < time.time():
+        raise LinkError("The link you opened for this page has expired.", expired=True)
+    return ObjectLink(pk, str(entry.get("a", "")), until)

@@ -8,7 +8,16 @@ id never matches a token route; the id routes come first all the same.
 
 from django.urls import path
 
-from .views import certificates, confirm, manage, public, register, webhooks
+from .views import (
+    certificates,
+    class_cancellation,
+    confirm,
+    manage,
+    public,
+    register,
+    substitution,
+    webhooks,
+)
 
 app_name = "registrations"
 
@@ -28,6 +37,17 @@ urlpatterns = [
         certificates.attendee_certificate,
         name="manage-certificate",
     ),
+    path("r/substitute/<int:pk>/", substitution.substitute, name="substitute-page"),
+    path(
+        "r/class-cancelled/<int:pk>/move/",
+        class_cancellation.move,
+        name="class-cancelled-move-page",
+    ),
+    path(
+        "r/class-cancelled/<int:pk>/refund/",
+        class_cancellation.refund,
+        name="class-cancelled-refund-page",
+    ),
     # The links in emails (token in the path).
     path("r/confirm/<str:token>/", confirm.confirm_work_email, name="confirm-work-email"),
     path("r/supervisor/<str:token>/", confirm.supervisor_confirm, name="supervisor-confirm"),
@@ -35,6 +55,15 @@ urlpatterns = [
     path("r/manage/<str:token>/", manage.manage, name="manage"),
     path("r/manage/<str:token>/payment/", manage.payment_status, name="payment-status"),
     path("r/manage/<str:token>/leave-waitlist/", manage.leave_waitlist, name="leave-waitlist"),
+    path("r/substitute/<str:token>/", substitution.substitute, name="substitute"),
+    path(
+        "r/class-cancelled/<str:token>/move/", class_cancellation.move, name="class-cancelled-move"
+    ),
+    path(
+        "r/class-cancelled/<str:token>/refund/",
+        class_cancellation.refund,
+        name="class-cancelled-refund",
+    ),
     path("payments/stripe/webhook/", webhooks.stripe_webhook, name="stripe-webhook"),
     path("r/link/", public.request_link, name="request-link"),
     path("policies/<slug:slug>/", public.policy, name="policy"),

@@ -231,6 +231,8 @@ CELERY_IMPORTS = [
     "registrations.payments.refunds",
     "registrations.intake",
     "registrations.privacy.retention",
+    "registrations.changes.class_cancellation",
+    "registrations.changes.enrolment",
 ]
 CELERY_BEAT_SCHEDULE = {
     "sweep-outbound-email": {"task": "registrations.sweep_outbound_email", "schedule": 60.0},
@@ -250,7 +252,15 @@ CELERY_BEAT_SCHEDULE = {
         "task": "registrations.send_due_reminders",
         "schedule": env.float("REMINDER_INTERVAL_SECONDS", default=180.0),
     },
+    # Hourly: refund registrants of cancelled classes who did not choose in time.
+    "refund-unchosen-cancellations": {
+        "task": "registrations.refund_unchosen_cancellations",
+        "schedule": 3600.0,
+    },
+    # Hourly: email staff on a class's go/no-go date (registrations.changes.enrolment), once.
+    "prompt-go-no-go": {"task": "registrations.prompt_go_no_go", "schedule": 3600.0},
     # Daily (seconds): the retention periods below, and Django's expired-session cleanup.
+    "expire-substitutions": {"task": "registrations.expire_substitutions", "schedule": 3600.0},
     "apply-retention": {"task": "registrations.apply_retention", "schedule": 86400.0},
     "clear-expired-sessions": {
         "task": "registrations.clear_expired_sessions",
@@ -283,6 +293,9 @@ BROADCAST_RATE_PER_MINUTE = env.float("BROADCAST_RATE_PER_MINUTE", default=120.0
 CLASS_MINIMUM_SEATS = env.int("CLASS_MINIMUM_SEATS", default=8)
 CLASS_MINIMUM_NOTICE_DAYS = env.int("CLASS_MINIMUM_NOTICE_DAYS", default=21)
 CLASS_NEARLY_FULL_SEATS = env.int("CLASS_NEARLY_FULL_SEATS", default=3)
+# Cancelling a class (registrations.changes.class_cancellation): days registrants have to choose
+# a move to another class; who has not chosen by then is refunded in full.
+CLASS_CANCELLATION_CHOICE_DAYS = env.int("CLASS_CANCELLATION_CHOICE_DAYS", default=7)
 
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},

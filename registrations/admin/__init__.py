@@ -8,14 +8,18 @@ from . import (
     attendance,
     broadcasts,
     certificates,
+    class_cancellation,
     dashboard,
+    offering_actions,
     payments,
     registrations,
     roster,
     staff,
+    substitutions,
 )
 
 __all__ = [
     "attendance", "broadcasts", "dashboard", "messaging_admin", "payments", "registrations",
-    "roster", "staff", "certificates",
+    "roster", "staff", "certificates", "substitutions", "class_cancellation",
+    "offering_actions",
 ]  # fmt: skip

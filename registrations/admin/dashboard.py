@@ -41,6 +41,15 @@ def _class_rows(figures: list[dashboard.ClassFigures]) -> list[dict]:
     ]
 
 
+def _decision_urls(offering) -> dict:  # type: ignore[no-untyped-def]
+    """Where a go/no-go row's links go: the class's page and the class list filtered to it
+    (the actions "Confirm the class runs" and "Cancel this class…")."""
+    return {
+        "change": reverse("admin:courses_offering_change", args=[offering.pk]),
+        "filtered": reverse("admin:courses_offering_changelist") + f"?id__exact={offering.pk}",
+    }
+
+
 def dashboard_context(request: HttpRequest) -> dict:
     """The index page's ``dashboard`` (``StaffAdminSite.register_index_context``): the figures
     and the URLs of the lists they count, for a training administrator; nothing for others."""
@@ -54,6 +63,11 @@ def dashboard_context(request: HttpRequest) -> dict:
             "classes": _class_rows(figures.classes),
             "below_minimum": _class_rows(figures.below_minimum),
             "nearly_full": _class_rows(figures.nearly_full),
+            "go_no_go": [
+                {**row, **_decision_urls(row["figures"].offering)}
+                for row in _class_rows(figures.go_no_go)
+            ],
+            "offering_changelist": reverse("admin:courses_offering_changelist"),
             "review": [
                 {
                     "waiting": w,

@@ -55,6 +55,7 @@ from .display import moment, money, waited
 from .erasure import ErasureActionMixin
 from .guards import RegistrationFieldGuard, recorded_export
 from .refund_form import StaffRefundForm, quote_lines
+from .substitutions import SubstitutionActionMixin
 from .transfers import TransferActionMixin
 
 # Fields the audit history of a registration keeps (phone and accessibility needs are left out
@@ -621,7 +622,9 @@ class ClassFilter(admin.RelatedFieldListFilter):
 
 
 @admin.register(Registration)
-class RegistrationAdmin(ErasureActionMixin, TransferActionMixin, RegistrationAdminBase):
+class RegistrationAdmin(
+    ErasureActionMixin, TransferActionMixin, SubstitutionActionMixin, RegistrationAdminBase
+):
     list_filter = [
         "needs_attention", "state", "offering__course", ("offering", ClassFilter),
         OlderClassesFilter,
@@ -629,7 +632,12 @@ class RegistrationAdmin(ErasureActionMixin, TransferActionMixin, RegistrationAdm
     date_hierarchy = "created_at"
     # Erasure on request needs erase_personal_data (registrations.admin.erasure).
     # Moving a confirmed place to another class needs change on registrations.
-    actions = [*RegistrationAdminBase.actions, "transfer_to_another_class", "erase_personal_data"]
+    actions = [
+        *RegistrationAdminBase.actions,
+        "transfer_to_another_class",
+        "substitute_a_colleague",
+        "erase_personal_data",
+    ]
 
 
 @admin.register(RegistrationUnderReview)

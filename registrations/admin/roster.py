@@ -58,7 +58,7 @@ VIEW_REGISTRATION = "registrations.view_registration"
 # The registration list's actions a roster offers (each still asks its own permission).
 ROSTER_ACTIONS = (
     "email_selected", "approve", "reject", "cancel_and_refund", "refund_only",
-    "transfer_to_another_class",
+    "transfer_to_another_class", "substitute_a_colleague",
 )  # fmt: skip
 # What the search box looks in, each only when the user may see that field.
 SEARCH_FIELDS = ("first_name", "last_name", "email", "work_email", "employer_name", "phone")

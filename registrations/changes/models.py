@@ -153,9 +153,7 @@ class Substitution(models.Model):
     registration = models.ForeignKey(
         "registrations.Registration", on_delete=models.CASCADE, related_name="substitutions"
     )
-    status = models.CharField(
-        max_length=20, choices=Status.choices, default=Status.PENDING_EMAIL
-    )
+    status = models.CharField(max_length=20, choices=Status.choices, default=Status.PENDING_EMAIL)
     actor = models.CharField(max_length=10, choices=ActorKind.choices)
     staff_user = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"

@@ -59,6 +59,7 @@ class Payment(models.Model):
     registration = models.ForeignKey(
         "registrations.Registration", on_delete=models.PROTECT, related_name="payments"
     )
+
     class Purpose(models.TextChoices):
         TUITION = "tuition", "Tuition"
         TRANSFER_FEE = "transfer_fee", "Transfer fee"

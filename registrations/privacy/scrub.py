@@ -3,7 +3,8 @@
 A registration's personal data lives in the row and in side tables: its audit history
 (``Registration.history``, simple-history), its events (``RegistrationEvent.reason``), the
 emails about it (``OutboundEmail``: recipient, subject, bodies, context, attachments), the admin
-log (``LogEntry``), refund reasons and Stripe's event payloads (``WebhookEvent.payload``).
+log (``LogEntry``), refund reasons, substitutions (both people's names and addresses, the
+colleague's details) and Stripe's event payloads (``WebhookEvent.payload``).
 ``apply`` removes one ``Scope`` of it everywhere, in one transaction, and records that it did:
 
 * ``SENSITIVE``: accessibility needs, phone and supervisor name and email (retention, some time
@@ -41,6 +42,7 @@ from django.db.models import Q
 
 from registrations.attendance.models import ImportedParticipant
 from registrations.certificates.models import Certificate
+from registrations.changes.models import Substitution
 from registrations.messaging.models import OutboundEmail
 from registrations.models import Registration, RegistrationEvent, RegistrationUnderReview
 from registrations.payments.models import Payment, Refund, WebhookEvent
@@ -180,6 +182,16 @@ def personal_values(registration: Registration, scope: Scope) -> set[str]:
         values.update(str(row.get(name) or "").strip() for name in scope.value_fields)
         if "first_name" in scope.value_fields:
             values.add(f"{row.get('first_name', '')} {row.get('last_name', '')}".strip())
+    for substitution in Substitution.objects.filter(registration=registration):
+        people = [
+            {name: getattr(substitution, f"original_{name}") for name in _SUBSTITUTION_PERSON},
+            {name: getattr(substitution, name) for name in _SUBSTITUTION_PERSON},
+            substitution.details,
+        ]
+        for row in people:
+            values.update(str(row.get(name) or "").strip() for name in scope.value_fields)
+            if "first_name" in scope.value_fields:
+                values.add(f"{row.get('first_name', '')} {row.get('last_name', '')}".strip())
     kept = {str(getattr(registration, name)).strip().lower() for name in scope.keep_current}
     return {value for value in values if value and value.lower() not in kept}
 
@@ -331,6 +343,34 @@ def _scrub_attendance(registration: Registration, scope: Scope) -> int:
     return changed
 
 
+# The person fields a substitution keeps for both people (``original_<name>`` and ``<name>``).
+_SUBSTITUTION_PERSON = ("first_name", "last_name", "email", "work_email")
+
+
+def _scrub_substitutions(
+    registration: Registration, scope: Scope, scrub: Callable[[str], str]
+) -> int:
+    """The substitutions of the registration: both people's fields of ``scope`` take their
+    neutral values (the details the colleague gave too) and the staff's reason is scrubbed."""
+    neutral = scope.neutral(registration.pk)
+    changed = 0
+    for row in Substitution.objects.filter(registration=registration):
+        updates: dict[str, Any] = {
+            "details": {
+                name: neutral.get(name, value) if name in neutral else value
+                for name, value in row.details.items()
+            },
+            "decision_reason": scrub(row.decision_reason),
+        }
+        for name in _SUBSTITUTION_PERSON:
+            if name in neutral:
+                updates[name] = updates[f"original_{name}"] = neutral[name]
+        if any(getattr(row, name) != value for name, value in updates.items()):
+            Substitution.objects.filter(pk=row.pk).update(**updates)
+            changed += 1
+    return changed
+
+
 def _scrub_refunds(registration: Registration, scrub: Callable[[str], str]) -> int:
     """Scrub the reasons staff gave for refunds (and their history); amounts and ids stay."""
     changed = 0
@@ -441,6 +481,7 @@ def apply(
             + _scrub_events(registration, scrub)
             + _scrub_emails(registration, scope, scrub, addresses, now)
             + _scrub_refunds(registration, scrub)
+            + _scrub_substitutions(registration, scope, scrub)
         )
         if scope is not SENSITIVE:
             side += _scrub_attendance(registration, scope)

@@ -5,8 +5,11 @@
   with seats taken (the seat rule, ``seats.queries.taken_filter``), unexpired holds, the
   waitlist's length, capacity and days until the first session (in the class's zone).
 - **Below the minimum**: a class starting within ``CLASS_MINIMUM_NOTICE_DAYS`` days with fewer
-  than ``CLASS_MINIMUM_SEATS`` seats taken; **nearly full**: ``CLASS_NEARLY_FULL_SEATS`` seats
+  confirmed attendees than its ``minimum_attendees`` (unless confirmed to run), or, without one,
+  fewer than ``CLASS_MINIMUM_SEATS`` seats taken; **nearly full**: ``CLASS_NEARLY_FULL_SEATS`` seats
   left or fewer (settings).
+- **Go/no-go**: classes with a minimum, not confirmed to run, whose go/no-go date has come or is
+  within ``GO_NO_GO_LOOKAHEAD_DAYS`` days (``changes.enrolment``): confirmed against the minimum.
 - **Awaiting review**: the review queue (``eligibility.review_queue``), oldest first, with how
   long each has waited since it entered review.
 - **Needing attention**: registrations flagged by ``payments.attention`` (late money, disputes,
@@ -37,14 +40,17 @@ if TYPE_CHECKING:
 
 # Rows each list of the dashboard shows (the count and its link cover the rest).
 LIST_LENGTH = 10
+# A class's go/no-go prompt shows this many days before its go/no-go date.
+GO_NO_GO_LOOKAHEAD_DAYS = 3
 
 
 @dataclass(frozen=True)
 class ClassFigures:
     """One upcoming class: ``seats_taken`` (the seat rule), ``holds`` (unexpired, unpaid),
-    ``waitlist`` (its length), ``capacity``, ``first_start`` (aware, UTC) and ``days_to_start``
+    ``waitlist`` (its length), ``capacity``, ``first_start`` (aware, UTC), ``days_to_start``
     (whole days from today to the first session's date, both in the class's zone; 0 today or
-    once it has begun)."""
+    once it has begun), ``confirmed`` (confirmed registrations) and ``days_to_decision`` (days
+    from today to the go/no-go date in the class's zone, negative once it has passed)."""
 
     offering: Offering
     seats_taken: int
@@ -53,6 +59,13 @@ class ClassFigures:
     capacity: int
     first_start: datetime
     days_to_start: int
+    confirmed: int = 0
+    days_to_decision: int = 0
+
+    @property
+    def minimum(self) -> int | None:
+        """The class's own minimum of confirmed attendees (None: none)."""
+        return self.offering.minimum_attendees
 
     @property
     def seats_left(self) -> int:
@@ -77,6 +90,7 @@ class Dashboard:
 
     classes: list[ClassFigures]
     below_minimum: list[ClassFigures]
+    go_no_go: list[ClassFigures]
     nearly_full: list[ClassFigures]
     awaiting_review: list[Waiting]
     awaiting_review_count: int
@@ -97,6 +111,7 @@ class ClassCounts(TypedDict):
     seats_taken: int
     holds: int
     waitlist: int
+    confirmed: int
 
 
 def upcoming_classes(now: datetime) -> "QuerySet[WithAnnotations[Offering, ClassCounts]]":
@@ -122,6 +137,9 @@ def upcoming_classes(now: datetime) -> "QuerySet[WithAnnotations[Offering, Class
             waitlist=Count(
                 "registrations", filter=Q(**{f"{reg}state": S.WAITLISTED}), distinct=True
             ),
+            confirmed=Count(
+                "registrations", filter=Q(**{f"{reg}state": S.CONFIRMED}), distinct=True
+            ),
         )
         .select_related("course")
         .prefetch_related("sessions")
@@ -133,6 +151,15 @@ def upcoming_classes(now: datetime) -> "QuerySet[WithAnnotations[Offering, Class
 def _days_to_start(first_start: datetime, offering: Offering, now: datetime) -> int:
     zone = offering.zone
     return max((first_start.astimezone(zone).date() - now.astimezone(zone).date()).days, 0)
+
+
+def _below_minimum(figures: ClassFigures, default_seats: int) -> bool:
+    """Below the class's own minimum of confirmed attendees (not once confirmed to run), or
+    without one below ``default_seats`` seats taken."""
+    offering = figures.offering
+    if offering.minimum_attendees is None:
+        return figures.seats_taken < default_seats
+    return offering.run_confirmed_at is None and figures.confirmed < offering.minimum_attendees
 
 
 def dashboard(now: datetime | None = None) -> Dashboard:
@@ -151,8 +178,17 @@ def dashboard(now: datetime | None = None) -> Dashboard:
             capacity=offering.capacity,
             first_start=offering.first_start,
             days_to_start=_days_to_start(offering.first_start, offering, now),
+            confirmed=offering.confirmed,
+            days_to_decision=(offering.go_no_go_date - now.astimezone(offering.zone).date()).days,
         )
         for offering in upcoming_classes(now)
+    ]
+    go_no_go = [
+        c
+        for c in classes
+        if c.offering.awaits_go_no_go
+        and c.days_to_decision <= GO_NO_GO_LOOKAHEAD_DAYS
+        and c.first_start > now
     ]
     review = eligibility.review_queue()
     waiting = []
@@ -165,7 +201,10 @@ def dashboard(now: datetime | None = None) -> Dashboard:
     failed = OutboundEmail.objects.filter(status=OutboundEmail.Status.FAILED)
     return Dashboard(
         classes=classes,
-        below_minimum=[c for c in classes if c.days_to_start <= notice and c.seats_taken < minimum],
+        below_minimum=[
+            c for c in classes if c.days_to_start <= notice and _below_minimum(c, minimum)
+        ],
+        go_no_go=go_no_go,
         nearly_full=[c for c in classes if c.seats_left <= nearly],
         awaiting_review=waiting,
         awaiting_review_count=review.count(),

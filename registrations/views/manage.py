@@ -21,7 +21,7 @@ from courses.models import Offering
 from courses.templatetags.schedule import deadline_html
 from registrations import intake, links
 from registrations.certificates.service import downloadable
-from registrations.changes import transfers
+from registrations.changes import enrolment, transfers
 from registrations.enums import CAN_HOLD_STATES, UNPAID_CANCELLABLE_STATES
 from registrations.enums import RegistrationState as S
 from registrations.forms import DetailsForm, EmailChangeForm
@@ -31,6 +31,7 @@ from registrations.payments.gateway import PaymentProviderError
 from registrations.seats import booking, queries
 from registrations.transitions import Actor, IllegalTransition
 
+from . import class_cancellation, substitution
 from .confirm import signed_link
 from .ratelimits import over_limit, too_many_requests
 
@@ -146,6 +147,10 @@ def _manage_context(registration: Registration, now: datetime, transfer_to: str 
         "certificate": downloadable(registration),
         **ticket_context(registration, offering),
         **transfer_context(registration, transfer_to, now),
+        **substitution.substitution_context(registration),
+        **class_cancellation.cancellation_context(registration),
+        # A class with a minimum not yet confirmed to run (``changes.enrolment``).
+        "run_notice": enrolment.attendee_notice(registration) if registration.is_active else None,
     }
 
 
@@ -285,9 +290,11 @@ BUTTONS: dict[str, Button] = {
     "cancel": cancel,
     "resend": resend,
     "transfer_confirm": transfer,
+    "substitute_request": substitution.request_button,
+    "substitute_withdraw": substitution.withdraw_button,
 }
 # Buttons that send an email: limited per registration (``RATELIMIT_LINK_REQUEST``).
-MAILING_BUTTONS = ("resend", "change_email")
+MAILING_BUTTONS = ("resend", "change_email", "substitute_request")
 
 
 @require_http_methods(["GET", "HEAD", "POST"])

@@ -58,3 +58,42 @@ def test_an_attendee_changes_class_from_the_manage_page(open_page, classes):
     expect(page.get_by_role("status").first).to_contain_text("Your place is now in the class of")
     assert Registration.objects.get(pk=registration.pk).offering_id == second.pk
     assert_no_script_errors(page)
+
+
+def test_an_administrator_transfers_a_registration_and_cancels_a_class(
+    open_page, classes, office_cookie
+):
+    first, second = classes
+    moving = registration_in(S.CONFIRMED, first, first_name="Rowan")
+    staying = registration_in(S.CONFIRMED, first, first_name="Sasha")
+    waiting = registration_in(S.WAITLISTED, first, first_name="Tal")
+    page = open_page(None)
+    page.context.add_cookies([office_cookie])
+
+    page.goto("/admin/registrations/registration/")
+    page.locator(f'input[name="_selected_action"][value="{moving.pk}"]').check()
+    page.locator('select[name="action"]').select_option("transfer_to_another_class")
+    page.get_by_role("button", name="Run").click()
+    page.get_by_label("seats left").check()
+    page.get_by_role("button", name="Transfer").click()
+    expect(page.locator(".messagelist")).to_contain_text("moved to")
+
+    page.goto("/admin/courses/offering/")
+    page.locator(f'input[name="_selected_action"][value="{first.pk}"]').check()
+    page.locator('select[name="action"]').select_option("cancel_this_class")
+    page.get_by_role("button", name="Run").click()
+    counts = page.get_by_role("table", name="Active registrations (2)")
+    expect(counts).to_contain_text("Seat held for payment")  # the freed seat, offered to Tal
+    assert_accessible(page)
+    page.get_by_label("Reason").fill("The instructor is ill; we are sorry.")
+    page.get_by_role("button", name="Cancel the class").click()
+
+    expect(page.locator('[data-count="notified"]')).to_have_text("2")
+    expect(page.get_by_role("table", name="Registrants")).to_contain_text("Sasha")
+    assert_accessible(page)
+    first.refresh_from_db()
+    assert first.status == first.Status.CANCELLED
+    assert Registration.objects.get(pk=moving.pk).offering_id == second.pk
+    assert Registration.objects.get(pk=waiting.pk).state == S.CANCELLED
+    assert Registration.objects.get(pk=staying.pk).cancellation_choices.get().notified_at
+    assert_no_script_errors(page)

@@ -20,6 +20,7 @@ from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
 from django.core import mail
 from django.db import models
 from django.test import Client, RequestFactory
+from django.utils import timezone
 from hypothesis import strategies as st
 
 from courses.calendar import offering_invitation
@@ -29,13 +30,15 @@ from registrations import links
 from registrations.attendance import completion
 from registrations.certificates import pdf as certificate_pdf
 from registrations.certificates import service as certificates
-from registrations.changes import transfers
+from registrations.changes import class_cancellation, enrolment, substitutions, transfers
+from registrations.changes.models import CancellationChoice, ClassCancellation, Substitution
 from registrations.forms import DetailsForm, RegistrationForm
 from registrations.messaging import broadcasts, notices, outbox, reminders
 from registrations.messaging.models import OutboundEmail
 from registrations.models import Broadcast, PolicyPage, Registration, RegistrationEvent
 from registrations.payments import checkout, stripe_gateway
 from registrations.payments.models import Payment, Refund
+from registrations.views.substitution import ColleagueForm
 from tests.factories import make_offering
 from tests.hostile import checks
 from tests.hostile.strategies import broadcast_text, stored, typed, url_with
@@ -145,6 +148,9 @@ REGISTER, DETAILS = "registration form", "manage page details form"
 COURSE_ADMIN, OFFERING_ADMIN = "admin: course", "admin: offering"
 REGISTRATION_ADMIN, BROADCAST_ADMIN = "admin: registration", "admin: email to attendees"
 POLICY_ADMIN = "admin: policy page"
+COLLEAGUE = "colleague's form (substitution)"
+# The person fields the attendee edits, staff edit and a colleague taking the place confirms.
+SELF_SERVICE = (REGISTER, DETAILS, REGISTRATION_ADMIN, COLLEAGUE)
 
 FIELDS: list[Field] = [
     Field(Course, "title", True, 200, (COURSE_ADMIN,)),
@@ -156,14 +162,14 @@ FIELDS: list[Field] = [
     Field(Course, "participation_requirements", False, 2000, (COURSE_ADMIN,)),
     Field(Offering, "meeting_url", True, 200, (OFFERING_ADMIN,), strategy=url_with),
     Field(Offering, "notes", False, 2000, (OFFERING_ADMIN,)),
-    Field(Registration, "first_name", True, 150, (REGISTER, DETAILS, REGISTRATION_ADMIN)),
-    Field(Registration, "last_name", True, 150, (REGISTER, DETAILS, REGISTRATION_ADMIN)),
-    Field(Registration, "phone", True, 40, (REGISTER, DETAILS, REGISTRATION_ADMIN)),
+    Field(Registration, "first_name", True, 150, SELF_SERVICE),
+    Field(Registration, "last_name", True, 150, SELF_SERVICE),
+    Field(Registration, "phone", True, 40, SELF_SERVICE),
     Field(Registration, "role", True, 20, (REGISTER, REGISTRATION_ADMIN), choices=True),
-    Field(Registration, "employer_name", True, 200, (REGISTER,)),
-    Field(Registration, "employer_city", True, 120, (REGISTER,)),
-    Field(Registration, "supervisor_name", True, 200, (REGISTER,)),
-    Field(Registration, "accessibility_needs", False, 2000, (REGISTER,)),
+    Field(Registration, "employer_name", True, 200, (REGISTER, COLLEAGUE)),
+    Field(Registration, "employer_city", True, 120, (REGISTER, COLLEAGUE)),
+    Field(Registration, "supervisor_name", True, 200, (REGISTER, COLLEAGUE)),
+    Field(Registration, "accessibility_needs", False, 2000, (REGISTER, COLLEAGUE)),
     Field(RegistrationEvent, "reason", False, 2000),  # a rejection's or cancellation's reason
     Field(Refund, "reason", False, 2000),
     Field(Broadcast, "subject", True, 200, (BROADCAST_ADMIN,), strategy=broadcast_text),
@@ -205,8 +211,14 @@ def _details(world: World, name: str, value: str):
     return DetailsForm(data)
 
 
+def _colleague(world: World, name: str, value: str):
+    data = form_data(**{name: value})
+    return ColleagueForm(data, work_email=data["work_email"])
+
+
 INPUTS: dict[str, Callable[[World, str, str], object]] = {
     REGISTER: _register,
+    COLLEAGUE: _colleague,
     DETAILS: _details,
     COURSE_ADMIN: lambda w, name, value: _admin_form(w, Course, w.course, {name: value}),
     OFFERING_ADMIN: lambda w, name, value: _admin_form(w, Offering, w.offering, {name: value}),
@@ -301,6 +313,67 @@ def _manage_transfer(world: World) -> str:
     page = response.content.decode()
     assert "Move to this class" in page
     return page
+
+
+def _substitution(world: World, status: str = Substitution.Status.WITHDRAWN) -> Substitution:
+    """A substitution on the attendee's place, its colleague named with the attendee's typed
+    values (an open one replaces any other open one)."""
+    a = world.attendee
+    Substitution.objects.filter(registration=a, status__in=Substitution.OPEN_STATUSES).delete()
+    return Substitution.objects.create(
+        registration=a, status=status, actor="attendee", original_first_name=a.first_name,
+        original_last_name=a.last_name, original_email=a.email, original_work_email=a.work_email,
+        first_name=a.first_name, last_name=a.last_name, work_email=a.work_email, email=a.email,
+    )  # fmt: skip
+
+
+def _manage_substitution(world: World) -> str:
+    """The manage page's "Send a colleague in your place" with an open request (the
+    colleague's names are the attendee's typed ones)."""
+    _substitution(world, Substitution.Status.PENDING_EMAIL)
+    open_link(world.client, path_of(links.manage_url(world.attendee)))
+    page = _get(world.client, links.manage_page_path(world.attendee))
+    assert 'name="substitute_withdraw"' in page
+    return page
+
+
+def _cancelled_class(world: World) -> CancellationChoice:
+    """The class cancelled (its reason the typed staff note) and the attendee's choice open."""
+    cancellation, _ = ClassCancellation.objects.update_or_create(
+        offering=world.offering,
+        defaults={
+            "reason": world.event.reason,
+            "choice_deadline": timezone.now() + timedelta(days=7),
+        },
+    )
+    choice, _ = CancellationChoice.objects.update_or_create(
+        cancellation=cancellation,
+        registration=world.attendee,
+        defaults={"state_before": "confirmed", "choice": "pending", "outcome": "open"},
+    )
+    return choice
+
+
+def _cancelled_class_page(world: World) -> str:
+    """The page behind a cancelled class's refund link: the class and the reason."""
+    choice = _cancelled_class(world)
+    response = open_link(world.client, path_of(class_cancellation.choice_url(choice, "refund")))
+    assert response.status_code == 200
+    return response.content.decode()
+
+
+def _cancellation_progress(world: World) -> str:
+    """The admin's progress page of a cancelled class, with the attendee's row."""
+    _cancelled_class(world)
+    return f"/admin/courses/offering/{world.offering.pk}/cancellation/"
+
+
+def _colleague_page(world: World) -> str:
+    """The colleague's page behind their link: the registration form prefilled."""
+    substitution = _substitution(world, Substitution.Status.PENDING_EMAIL)
+    response = open_link(world.client, path_of(substitutions.substitution_url(substitution)))
+    assert response.status_code == 200
+    return response.content.decode()
 
 
 def _ticket_page(world: World) -> str:
@@ -429,6 +502,20 @@ EMAIL_SENDERS: dict[str, Callable[[World], None]] = {
     certificates.CERTIFICATE: _certificate,
     transfers.TRANSFERRED: lambda w: transfers.send_transferred(
         w.attendee, previous=w.offering, key=f"transferred:{uuid.uuid4().hex}"
+    ),
+    substitutions.INVITE: lambda w: substitutions.send_invite(
+        _substitution(w, Substitution.Status.PENDING_EMAIL)
+    ),
+    substitutions.CONFIRMED: lambda w: substitutions.send_completed(
+        _substitution(w), w.attendee, w.attendee
+    ),
+    substitutions.SUBSTITUTED: lambda w: substitutions.send_completed(
+        _substitution(w), w.attendee, w.attendee
+    ),
+    substitutions.ENDED: lambda w: substitutions.send_ended(_substitution(w), w.event.reason),
+    enrolment.GO_NO_GO: lambda w: enrolment.send_go_no_go(w.offering, 1),
+    class_cancellation.CLASS_CANCELLED: lambda w: class_cancellation.send_class_cancelled(
+        w.attendee, _cancelled_class(w).cancellation, "choose"
     ),
 }
 EMAIL_MODELS = (Course, Offering, Registration, RegistrationEvent, Broadcast)
@@ -609,6 +696,17 @@ def _refund_form(world: World) -> str:
     return response.content.decode()
 
 
+def _meeting_link_page(world: World) -> str:
+    """The "Set the meeting link…" page for the class, re-shown with a refused link typed."""
+    response = world.admin.post(
+        "/admin/courses/offering/",
+        {"action": "set_the_meeting_link", ACTION_CHECKBOX_NAME: [world.offering.pk],
+         "meeting_url": "javascript:alert(1)"},
+    )  # fmt: skip
+    assert response.status_code == 200, response.status_code
+    return response.content.decode()
+
+
 def _change_preview(world: World) -> str:
     """The preview of moving the class by an hour (the attendee is confirmed): the update
     email as the attendee would get it."""
@@ -725,6 +823,15 @@ RENDERERS: list[Renderer] = [
     Renderer("manage page: change to another class", (Course, Offering, Registration),
              _manage_transfer,
              lambda w, html: checks.check_html(str(html), public=True, shown=_attendee_shown(w))),
+    Renderer("manage page: send a colleague", (Course, Offering, Registration),
+             _manage_substitution,
+             lambda w, html: checks.check_html(str(html), public=True, shown=_attendee_shown(w))),
+    Renderer("cancelled class: refund page", (Course, Offering, Registration, RegistrationEvent),
+             _cancelled_class_page,
+             lambda w, html: checks.check_html(str(html), public=True, shown=[w.course.title])),
+    Renderer("colleague's page (substitution)", (Course, Offering, Registration),
+             _colleague_page,
+             lambda w, html: checks.check_html(str(html), public=True, shown=_attendee_shown(w))),
     Renderer("confirmed page (ticket)", (Course, Offering, Registration), _ticket_page,
              lambda w, html: checks.check_html(str(html), public=True, shown=[w.course.title])),
     Renderer("attendee calendar (.ics)", COURSE_PAGE_MODELS + (Registration,), _attendee_ics,
@@ -776,6 +883,8 @@ RENDERERS: list[Renderer] = [
     _admin("admin: course", (Course,), lambda w: f"/admin/courses/course/{w.course.pk}/change/",
            lambda w: [w.course.title]),
     _admin("admin: offerings", (Course, Offering), lambda w: "/admin/courses/offering/"),
+    _admin("admin: class cancellation progress", (Course, Offering, Registration,
+            RegistrationEvent), _cancellation_progress),
     _admin("admin: attendance sheet", (Course, Offering, Registration),
            lambda w: f"/admin/courses/session/{w.offering.session_list[0].pk}/attendance/",
            lambda w: [w.attendee.full_name]),
@@ -794,6 +903,8 @@ RENDERERS: list[Renderer] = [
                  w.attendee.first_name, w.attendee.last_name, w.attendee.employer_name])),
     Renderer("admin: refund form", (Course, Registration, Refund), _refund_form,
              lambda w, html: checks.check_html(str(html), shown=[w.attendee.first_name])),
+    Renderer("admin: set the meeting link", (Course, Offering), _meeting_link_page,
+             lambda w, html: checks.check_html(str(html), shown=[w.course.title])),
     Renderer("admin: class change preview", (Course, Registration), _change_preview,
              lambda w, html: checks.check_html(str(html), shown=[w.course.title])),
     _admin("admin: class roster", (Course, Offering, Registration),

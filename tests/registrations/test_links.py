@@ -164,3 +164,51 @@ def test_a_grant_renews_the_session_key(offering):
     session.save()
     assert session.session_key != planted and session["something"] == "kept"
     assert not SessionStore().exists(planted)
+
+
+def test_object_links_keep_their_purpose_address_and_expiry(db):
+    until = timezone.now() + timedelta(days=3)
+    url = links.object_url(
+        "registrations:substitute", "registrations.substitution", 7, "Ana@Agency.example", until
+    )
+    token = token_of(url)
+    link = links.read_object_link("registrations.substitution", token)
+
+    assert (link.pk, int(link.expires_at)) == (7, int(until.timestamp()))
+    assert link.made_for("ana@agency.example") and not link.made_for("bo@agency.example")
+    assert (
+        "agency"
+        not in base64.urlsafe_b64decode(token.split(":")[0] + "==").decode(errors="replace").lower()
+    )
+    with pytest.raises(links.LinkError):
+        links.read_object_link("registrations.class-cancellation", token)
+    with pytest.raises(links.LinkError):
+        links.read_object_link("registrations.substitution", token[:-2] + "xx")
+    with time_machine.travel(until + timedelta(seconds=1)), pytest.raises(links.LinkError) as exc:
+        links.read_object_link("registrations.substitution", token)
+    assert exc.value.expired
+
+
+def test_object_grants_are_per_purpose_and_object_and_expire(db):
+    session = SessionStore()
+    session.create()
+    until = timezone.now() + timedelta(hours=1)
+    token = token_of(
+        links.object_url(
+            "registrations:substitute", "registrations.substitution", 3, "a@b.example", until
+        )
+    )
+    links.grant_object(
+        session,
+        "registrations.substitution",
+        links.read_object_link("registrations.substitution", token),
+    )
+
+    granted = links.read_object_grant(session, "registrations.substitution", 3)
+    assert granted.made_for("a@b.example")
+    with pytest.raises(links.NoGrant):
+        links.read_object_grant(session, "registrations.substitution", 4)
+    with pytest.raises(links.NoGrant):
+        links.read_object_grant(session, "registrations.class-cancellation", 3)
+    with time_machine.travel(until + timedelta(seconds=1)), pytest.raises(links.LinkError):
+        links.read_object_grant(session, "registrations.substitution", 3)

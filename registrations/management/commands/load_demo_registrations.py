@@ -4,7 +4,8 @@ so the admin's dashboard and rosters have something to show. Local development o
 Fills the first three upcoming published classes (import the schedules first): one full, with
 a waitlist and two unpaid holds; one with registrations at every step before paying, two of
 them waiting for review for a day and more; one with cancelled, refunded and rejected places
-and a late payment flagged for staff. Confirmed places have a paid $250 payment. One email to
+and a late payment flagged for staff. The second class needs 8 confirmed attendees and its
+go/no-go date is today. Confirmed places have a paid $250 payment. One email to
 the training office is recorded as failed. Every state change goes through
 ``registration_transition``, so each registration's history is as the services write it.
 
@@ -90,6 +91,8 @@ class Command(BaseCommand):
                         self._registration(offering, state, next(people), now)
                         made += 1
             self._attention_and_failure(classes[-1], now)
+            if len(classes) > 1:
+                self._go_no_go_due(classes[1], now)
         self.stdout.write(f"Added {made} demo registrations to {len(classes)} classes.")
 
     def _people(self):
@@ -150,6 +153,13 @@ class Command(BaseCommand):
                 paid_at=now,
             )
         return registration
+
+    def _go_no_go_due(self, offering: Offering, now) -> None:
+        """``offering`` needs more confirmed attendees than it has, and its go/no-go date is
+        today: the dashboard asks to confirm or cancel it (the hourly task emails staff)."""
+        today = now.astimezone(offering.zone).date()
+        if today < offering.starts_on:
+            Offering.objects.filter(pk=offering.pk).update(minimum_attendees=8, go_no_go_on=today)
 
     def _attention_and_failure(self, offering: Offering, now) -> None:
         """A confirmed attendee of ``offering`` flagged for a second, late payment, and the

@@ -122,9 +122,13 @@ def test_a_reviewer_approves_and_rejects_from_both_lists(staff, offering, url):
 def test_each_group_has_the_actions_of_its_row(staff, offering):
     the_person(offering)
     admin = staff("trainer", groups=[roles.TRAINING_ADMINISTRATOR])
-    # Transferring needs change on registrations, on the registration list only
-    # (tests/registrations/changes/test_transfer_pages.py).
-    assert action_choices(admin, LIST) == {*ACTIONS, "transfer_to_another_class"}
+    # Transferring and substituting need change on registrations, on the registration list
+    # only (tests/registrations/changes/test_transfer_pages.py, test_substitution_pages.py).
+    assert action_choices(admin, LIST) == {
+        *ACTIONS,
+        "transfer_to_another_class",
+        "substitute_a_colleague",
+    }
     finance = staff("finance", groups=[roles.FINANCE])
     assert action_choices(finance, LIST) == {
         "cancel_and_refund", "refund_only", "export_roster", "export_roster_xlsx",

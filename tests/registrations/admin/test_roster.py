@@ -158,7 +158,7 @@ def test_actions_from_the_roster_act_on_this_class_only(world, admin, course):
     page = admin.get(roster_url(offering))
     assert [name for name, _ in page.context["actions"]] == [
         "email_selected", "approve", "reject", "cancel_and_refund", "refund_only",
-        "transfer_to_another_class",
+        "transfer_to_another_class", "substitute_a_colleague",
     ]  # fmt: skip
     target = people[S.PENDING_REVIEW]
     response = admin.post(

@@ -21,6 +21,9 @@ def test_demo_registrations_fill_the_dashboard_once(course, schedule_2027):
     assert figures.awaiting_review_count == 3
     assert figures.attention_count == 1 and figures.failed_email_count == 1
     assert figures.nearly_full and figures.classes[0].waitlist == 3
+    # The second class waits for its go/no-go decision today, with fewer than its minimum.
+    assert [c.offering for c in figures.go_no_go] == [figures.classes[1].offering]
+    assert figures.go_no_go[0].offering.minimum_attendees == 8
     call_command("load_demo_registrations", stdout=out)
     assert "nothing added" in out.getvalue()
     assert Registration.objects.count() == 45

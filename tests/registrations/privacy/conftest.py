@@ -254,7 +254,9 @@ def world(course, django_user_model) -> World:
                       registration.supervisor_name,
                       f"Dear {registration.supervisor_name}, does {registration.first_name} "
                       "work with you?")  # fmt: skip
-            stripe_event(f"evt_{registration.pk}", registration.email, f"cs_test_{registration.pk}")
+            stripe_event(  # "evt_r…": never the same id as the dated events' "evt_<days>"
+                f"evt_r{registration.pk}", registration.email, f"cs_test_{registration.pk}"
+            )
         make_person(world, label, n, registration)
 
     # Unfinished: cancelled after paying (13 months ago), never confirmed its email (14 months

@@ -7,6 +7,7 @@ import pytest
 from hypothesis import assume, given
 from hypothesis import strategies as st
 
+from registrations.changes.models import Substitution
 from registrations.models import Registration, RegistrationEvent
 from registrations.privacy import scrub
 from registrations.transitions import Actor
@@ -94,3 +95,48 @@ def test_a_scope_applied_twice_writes_nothing_the_second_time(course):
     )
     registration.refresh_from_db()
     assert (registration.sensitive_details_removed_at, registration.anonymised_at) == (now, now)
+
+
+def test_substitutions_lose_both_peoples_data(course):
+    registration = RegistrationFactory(
+        offering=open_offering(course), first_name="Noor", last_name="Haddad"
+    )
+    substitution = Substitution.objects.create(
+        registration=registration,
+        status=Substitution.Status.WITHDRAWN,
+        actor="attendee",
+        original_first_name="Noor",
+        original_last_name="Haddad",
+        original_email="noor@example.org",
+        original_work_email="noor@agency.example",
+        first_name="Ilse",
+        last_name="Brandt",
+        work_email="ilse@agency.example",
+        email="ilse@example.org",
+        details={"phone": "303-555-0199", "supervisor_name": "Pat Lead", "role": "call_taker"},
+    )
+    RegistrationEvent.objects.create(
+        registration=registration, actor="attendee", reason="Named Ilse Brandt to take the place."
+    )
+    kwargs = {"now": registration.created_at, "actor": Actor.system(), "note": "Removed."}
+
+    assert scrub.apply(scrub.SENSITIVE, registration.pk, **kwargs)
+    substitution.refresh_from_db()
+    assert substitution.details == {"phone": "", "supervisor_name": "", "role": "call_taker"}
+    assert substitution.first_name == "Ilse"
+
+    assert scrub.apply(scrub.ANONYMISE, registration.pk, **kwargs)
+    substitution.refresh_from_db()
+    people = [
+        substitution.first_name,
+        substitution.last_name,
+        substitution.original_first_name,
+        substitution.original_last_name,
+    ]
+    assert people == [scrub.ERASED] * 4
+    assert {substitution.email, substitution.work_email, substitution.original_email} == {
+        scrub.erased_address(registration.pk)
+    }
+    assert not RegistrationEvent.objects.filter(
+        registration=registration, reason__icontains="Ilse"
+    ).exists()
