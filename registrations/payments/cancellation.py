@@ -17,11 +17,16 @@ from .models import Payment
 
 
 def paid_payment(registration: Registration) -> Payment | None:
-    """The paid payment a refund goes back to: the one with the most left to refund (a
-    duplicate payment that was already refunded is skipped), or None."""
+    """The paid tuition payment a refund goes back to: the one with the most left to refund (a
+    duplicate payment that was already refunded is skipped), or None. Transfer fees are not
+    tuition: the refund policy does not give them back (a cancelled class refunds them)."""
     paid = [
         p
-        for p in Payment.objects.filter(registration=registration, status=Payment.Status.PAID)
+        for p in Payment.objects.filter(
+            registration=registration,
+            status=Payment.Status.PAID,
+            purpose=Payment.Purpose.TUITION,
+        )
         if p.refundable_cents > 0
     ]
     return max(paid, key=lambda p: (p.refundable_cents, p.paid_at), default=None)

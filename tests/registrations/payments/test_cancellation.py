@@ -162,3 +162,39 @@ def test_offering_with_active_registrations_cannot_be_cancelled(course, admin_cl
     }  # fmt: skip
     response = admin_client.post(f"/admin/courses/offering/{offering.pk}/change/", data)
     assert "1 active registration(s)" in response.content.decode()
+
+
+@pytest.mark.django_db
+def test_a_refund_goes_back_to_tuition_never_to_a_transfer_fee(course):
+    offering = open_offering(course)
+    registration = offering.registrations.create(
+        first_name="Ida",
+        last_name="Holm",
+        email="ida@example.org",
+        role="call_taker",
+        employer_name="Agency",
+        employer_city="Denver",
+        work_email="ida@denver911.example.gov",
+        supervisor_name="Pat",
+        supervisor_email="pat@denver911.example.gov",
+        attested_at=offering.registration_opens_at,
+        terms_accepted_at=offering.registration_opens_at,
+        participation_acknowledged_at=offering.registration_opens_at,
+        state=S.CONFIRMED,
+    )
+    tuition = Payment.objects.create(
+        registration=registration,
+        status=Payment.Status.PAID,
+        amount_cents=25000,
+        amount_refunded_cents=20000,
+        idempotency_key="t",
+    )
+    Payment.objects.create(
+        registration=registration,
+        status=Payment.Status.PAID,
+        purpose=Payment.Purpose.TRANSFER_FEE,
+        transfer_to=offering,
+        amount_cents=10000,
+        idempotency_key="f",
+    )
+    assert cancellation.paid_payment(registration) == tuition
